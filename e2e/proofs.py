@@ -1,0 +1,251 @@
+"""Non-interactive zero-knowledge proofs (Fiat–Shamir), each ``prove_*`` with its ``verify_*``.
+
+Every proof carries its commitments as well as its challenges and responses, so
+that many proofs can be checked together by a random linear combination (the
+performance issue's batch verifier); the challenge is the same hash either way.
+Each challenge hashes a ``ProofContext`` (its own tag, the election's H_B or H_E and
+the indices that place the statement) followed by the whole statement and every
+commitment — so a proof moved to another election, index or statement fails, and
+commitments cannot be chosen before the statement (the flaw that let Helios accept
+a forged "encrypts 2" proof). docs/spec.md §5 gives each preimage.
+
+* Schnorr proof of knowledge of a with K = g^a                      (§5.1)
+* Chaum–Pedersen proof that log_g X = log_A Y                       (§5.2)
+* disjunctive Chaum–Pedersen proof that (α, β) encrypts m ∈ 0..L    (§5.3),
+  with L = 1 for a selection ("0/1") and L = the contest limit for a contest sum.
+
+Verifiers return ``None`` or raise ``InvalidProof`` naming the failed check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from e2e.elgamal import Ciphertext
+from e2e.errors import InvalidProof, UsageError
+from e2e.group import ElementModP, ElementModQ, GroupParameters
+from e2e.hashing import Field, Tag, hash_to_exponent
+from e2e.nonces import NonceSource
+
+__all__ = [
+    "ChaumPedersenProof",
+    "ProofContext",
+    "RangeBranch",
+    "RangeProof",
+    "SchnorrProof",
+    "prove_chaum_pedersen",
+    "prove_range",
+    "prove_schnorr",
+    "verify_chaum_pedersen",
+    "verify_range",
+    "verify_schnorr",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ProofContext:
+    """What a proof is about besides its algebra: a tag and the fields that place it.
+
+    For example a selection proof's context is (selection-proof; H_E, device ID,
+    sequence number, contest index, selection index).
+    """
+
+    tag: Tag
+    fields: tuple[Field, ...]
+
+
+def _challenge(group: GroupParameters, context: ProofContext, *statement: Field) -> ElementModQ:
+    return hash_to_exponent(group, context.tag, *context.fields, *statement)
+
+
+def _same_group(*values: ElementModP | ElementModQ) -> GroupParameters:
+    group = values[0].group
+    for value in values[1:]:
+        if value.group != group:
+            raise InvalidProof("the proof and its statement are in different groups")
+    return group
+
+
+# --- Schnorr proof of knowledge -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SchnorrProof:
+    """Knowledge of a with K = g^a: h = g^u, c = H(ctx; K, h), v = u + c·a; g^v = h·K^c."""
+
+    commitment: ElementModP
+    challenge: ElementModQ
+    response: ElementModQ
+
+
+def prove_schnorr(
+    secret: ElementModQ, public: ElementModP, context: ProofContext, nonces: NonceSource
+) -> SchnorrProof:
+    group = public.group
+    u = nonces.next_exponent(group)
+    h = group.generator.pow_secret(u)
+    c = _challenge(group, context, public, h)
+    return SchnorrProof(h, c, u + c * secret)
+
+
+def verify_schnorr(proof: SchnorrProof, public: ElementModP, context: ProofContext) -> None:
+    group = _same_group(public, proof.commitment, proof.challenge, proof.response)
+    if proof.challenge != _challenge(group, context, public, proof.commitment):
+        raise InvalidProof("Schnorr challenge is not the hash of its statement")
+    if group.g_pow(proof.response) != proof.commitment * public**proof.challenge:
+        raise InvalidProof("Schnorr equation g^v = h·K^c fails")
+
+
+# --- Chaum–Pedersen equality of discrete logarithms ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChaumPedersenProof:
+    """log_g X = log_A Y = s: a = g^u, b = A^u, c = H(ctx; X, A, Y, a, b), v = u + c·s."""
+
+    commitment_g: ElementModP
+    commitment_a: ElementModP
+    challenge: ElementModQ
+    response: ElementModQ
+
+
+def prove_chaum_pedersen(
+    secret: ElementModQ,
+    base: ElementModP,
+    context: ProofContext,
+    nonces: NonceSource,
+) -> tuple[ElementModP, ChaumPedersenProof]:
+    """Return (Y = base^secret, proof) with secret exponentiations in constant time."""
+    group = base.group
+    public = group.generator.pow_secret(secret)
+    result = base.pow_secret(secret)
+    u = nonces.next_exponent(group)
+    a = group.generator.pow_secret(u)
+    b = base.pow_secret(u)
+    c = _challenge(group, context, public, base, result, a, b)
+    return result, ChaumPedersenProof(a, b, c, u + c * secret)
+
+
+def verify_chaum_pedersen(
+    proof: ChaumPedersenProof,
+    public: ElementModP,
+    base: ElementModP,
+    result: ElementModP,
+    context: ProofContext,
+) -> None:
+    group = _same_group(public, base, result, proof.commitment_g, proof.commitment_a)
+    expected = _challenge(
+        group, context, public, base, result, proof.commitment_g, proof.commitment_a
+    )
+    if proof.challenge != expected:
+        raise InvalidProof("Chaum–Pedersen challenge is not the hash of its statement")
+    if group.g_pow(proof.response) != proof.commitment_g * public**proof.challenge:
+        raise InvalidProof("Chaum–Pedersen equation g^v = a·X^c fails")
+    if base**proof.response != proof.commitment_a * result**proof.challenge:
+        raise InvalidProof("Chaum–Pedersen equation A^v = b·Y^c fails")
+
+
+# --- disjunctive Chaum–Pedersen: (α, β) encrypts one of 0..L ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RangeBranch:
+    """Branch j: (α, β/g^j) is an encryption of 0 — g^v = a·α^c, K^v = b·(β/g^j)^c."""
+
+    commitment_g: ElementModP
+    commitment_k: ElementModP
+    challenge: ElementModQ
+    response: ElementModQ
+
+
+@dataclass(frozen=True, slots=True)
+class RangeProof:
+    """One branch per value 0..L; the branch challenges sum to H(ctx; L, K, α, β, commitments)."""
+
+    branches: tuple[RangeBranch, ...]
+
+
+def prove_range(
+    ciphertext: Ciphertext,
+    plaintext: int,
+    nonce: ElementModQ,
+    public_key: ElementModP,
+    limit: int,
+    context: ProofContext,
+    nonces: NonceSource,
+) -> RangeProof:
+    """Prove that ``ciphertext`` = Enc(plaintext; nonce) with 0 <= plaintext <= limit.
+
+    The prover knows r, so the simulated branches need no variable base:
+    a_j = g^{v_j - c_j·r} and b_j = K^{v_j - c_j·r} · g^{-c_j·(m - j)}.
+    """
+    group = public_key.group
+    if limit < 1:
+        raise UsageError("a range proof needs a limit of at least 1")
+    if not 0 <= plaintext <= limit:
+        raise UsageError(f"cannot prove that {plaintext} lies in 0..{limit}")
+    g, key = group.generator, public_key
+    commitments: list[tuple[ElementModP, ElementModP]] = []
+    simulated: dict[int, tuple[ElementModQ, ElementModQ]] = {}
+    u = nonces.next_exponent(group)
+    for j in range(limit + 1):
+        if j == plaintext:
+            commitments.append((g.pow_secret(u), key.pow_secret(u)))
+            continue
+        c_j = nonces.next_exponent(group)
+        v_j = nonces.next_exponent(group)
+        shifted = v_j - c_j * nonce
+        a_j = g.pow_secret(shifted)
+        b_j = key.pow_secret(shifted) * g.pow_secret(-(c_j * (plaintext - j)))
+        commitments.append((a_j, b_j))
+        simulated[j] = (c_j, v_j)
+    c = _challenge(
+        group, context, limit, public_key, ciphertext.alpha, ciphertext.beta,
+        [list(pair) for pair in commitments],
+    )
+    c_real = c
+    for c_j, _ in simulated.values():
+        c_real = c_real - c_j
+    branches = []
+    for j, (a_j, b_j) in enumerate(commitments):
+        if j == plaintext:
+            branches.append(RangeBranch(a_j, b_j, c_real, u + c_real * nonce))
+        else:
+            c_j, v_j = simulated[j]
+            branches.append(RangeBranch(a_j, b_j, c_j, v_j))
+    return RangeProof(tuple(branches))
+
+
+def verify_range(
+    proof: RangeProof,
+    ciphertext: Ciphertext,
+    public_key: ElementModP,
+    limit: int,
+    context: ProofContext,
+) -> None:
+    """Check that ``ciphertext`` encrypts one of 0..``limit`` (the limit comes from the
+    statement — the manifest — never from the proof)."""
+    if len(proof.branches) != limit + 1:
+        raise InvalidProof(f"expected {limit + 1} branches for 0..{limit}, got {len(proof.branches)}")
+    group = _same_group(public_key, ciphertext.alpha, ciphertext.beta)
+    for branch in proof.branches:
+        _same_group(public_key, branch.commitment_g, branch.commitment_k)
+    expected = _challenge(
+        group, context, limit, public_key, ciphertext.alpha, ciphertext.beta,
+        [[b.commitment_g, b.commitment_k] for b in proof.branches],
+    )
+    total = group.zero_exponent()
+    for branch in proof.branches:
+        total = total + branch.challenge
+    if total != expected:
+        raise InvalidProof("branch challenges do not sum to the hash of the statement")
+    alpha, beta = ciphertext.alpha, ciphertext.beta
+    g_inverse = group.generator.inverse()
+    shifted_beta = beta
+    for j, branch in enumerate(proof.branches):
+        if group.g_pow(branch.response) != branch.commitment_g * alpha**branch.challenge:
+            raise InvalidProof(f"branch {j}: g^v = a·α^c fails")
+        if public_key**branch.response != branch.commitment_k * shifted_beta**branch.challenge:
+            raise InvalidProof(f"branch {j}: K^v = b·(β/g^{j})^c fails")
+        shifted_beta = shifted_beta * g_inverse
+

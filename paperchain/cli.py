@@ -1,0 +1,62 @@
+"""``paperchain``: one entry point, a subcommand group per role.
+
+The CLI only parses and calls (STYLE.md): each group lives in ``paperchain.commands``
+and calls library functions; data goes to stdout, messages to stderr. A
+``PaperchainError`` from any command is printed as ``error: <where>: <reason>`` and
+exits with status 2 — never a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from e2e.errors import PaperchainError
+
+__all__ = ["main"]
+
+# (module, attribute) of each subcommand group, loaded when the CLI starts.
+_GROUPS: tuple[tuple[str, str], ...] = ()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="paperchain")
+def cli() -> None:
+    """Paperchain: end-to-end verifiable elections with a voter-verified paper trail.
+
+    \b
+    Roles and their commands:
+      election   officials: manifest, setup, opening and closing the polls
+      trustee    guardians: key ceremony and decryption shares
+      vote       a voting device's library, from the command line
+      tally      homomorphic tally of the cast ballots
+      decrypt    combine trustees' shares into verified results
+      verify     anyone: check a whole election record
+      demo       run a whole election end to end on this machine
+
+    Every command explains itself with --help.
+    """
+
+
+def _register() -> None:
+    for module_name, attribute in _GROUPS:
+        module = importlib.import_module(module_name)
+        cli.add_command(getattr(module, attribute))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    _register()
+    try:
+        cli.main(args=argv, prog_name="paperchain", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except PaperchainError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""One module per role's subcommand group (``paperchain <group> <verb>``)."""
