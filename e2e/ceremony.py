@@ -603,7 +603,8 @@ def _check_abort(progress: CeremonyProgress, abort: Abort) -> None:
         if reveal is None or not reveal_is_valid(progress, reveal):
             justified.add(dealer)
     silent = {i for i in progress.participants
-              if i not in progress.commitments or (progress.all_committed and i not in progress.shares)}
+              if i not in progress.commitments
+              or (progress.all_committed and i not in progress.shares)}
     for dealer in abort.excluded:
         if dealer not in progress.participants:
             raise RecordError(f"abort excludes trustee {dealer}, who does not take part")

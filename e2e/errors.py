@@ -9,24 +9,24 @@ and *where* without a traceback.
 ::
 
     PaperchainError
-    ├── InputError (ValueError)            malformed data from outside
-    │   ├── EncodingError                  wrong type, width, length, version, unknown field
-    │   ├── InvalidElement                 not 0 < x < p, not in the order-q subgroup, not canonical
-    │   ├── InvalidExponent                not 0 <= e < q
-    │   ├── InvalidParameters              not the pinned group, or a malformed test group
-    │   ├── ManifestError                  manifest fails its schema or its rules
-    │   └── UsageError                     a command was asked something it cannot do
-    ├── VerificationError                  well-formed data that fails a check
-    │   ├── InvalidProof                   a zero-knowledge proof does not verify
-    │   ├── InvalidSignature               an Ed25519 signature or key is refused
-    │   ├── InvalidBallot                  a ballot fails a rule other than its proofs
-    │   ├── InvalidShare                   a key share or decryption share fails
-    │   ├── LedgerError                    chain, Merkle, head or admission failure
-    │   └── RecordError                    the election record is inconsistent
-    ├── CeremonyError                      the key ceremony cannot proceed (e.g. aborted)
-    ├── DecryptionError                    too few shares, count out of bounds, refused input
-    ├── SecretStoreError                   a secret file cannot be opened (wrong passphrase, tampered)
-    └── StateError                         an operation out of order (second seed, write after close)
+    ├── InputError (ValueError)      malformed data from outside
+    │   ├── EncodingError            wrong type, width, length, version, unknown field
+    │   ├── InvalidElement           not 0 < x < p, outside the order-q subgroup, non-canonical
+    │   ├── InvalidExponent          not 0 <= e < q
+    │   ├── InvalidParameters        not the pinned group, or a malformed test group
+    │   ├── ManifestError            the manifest fails its schema or its rules
+    │   └── UsageError               a command was asked something it cannot do
+    ├── VerificationError            well-formed data that fails a check
+    │   ├── InvalidProof             a zero-knowledge proof does not verify
+    │   ├── InvalidSignature         an Ed25519 signature or key is refused
+    │   ├── InvalidBallot            a ballot fails a rule other than its proofs
+    │   ├── InvalidShare             a key share or decryption share fails
+    │   ├── LedgerError              chain, Merkle, head or admission failure
+    │   └── RecordError              the election record is inconsistent
+    ├── CeremonyError                the key ceremony cannot proceed (e.g. aborted)
+    ├── DecryptionError              too few shares, count out of bounds, refused input
+    ├── SecretStoreError             a secret file cannot be opened (passphrase, tampering)
+    └── StateError                   an operation out of order (second seed, write after close)
 """
 
 from __future__ import annotations

@@ -329,7 +329,7 @@ def constant_time_equal(a: bytes, b: bytes) -> bool:
 _STANDARD_DELTA: Final = (
     287975203778583638958138611533602521491887169409704874643524560756486080635197037904
 )
-_STANDARD_P_HEX: Final = "".join((
+_STANDARD_P_HEX: Final = "".join(
     "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
     "b17217f7d1cf79abc9e3b39803f2f6af40f343267298b62d8a0d175b8baafa2b"
     "e7b876206debac98559552fb4afa1b10ed2eae35c138214427573b291169b825"
@@ -346,8 +346,8 @@ _STANDARD_P_HEX: Final = "".join((
     "57339ba2beba7d052ac5b61cc4e9207cef2f0ce2d7373958d762265890445744"
     "fb5f2da4b751005892d356890defe9cad9b9d4b713e06162a2d8fdd0df2fd608"
     "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
-))
-_STANDARD_G_HEX: Final = "".join((
+)
+_STANDARD_G_HEX: Final = "".join(
     "36036fed214f3b50dc566d3a312fe4131fee1c2bce6d02ea39b477ac05f7f885"
     "f38cfe77a7e45acf4029114c4d7a9bfe058bf2f995d2479d3dda618ffd910d3c"
     "4236ab2cfdd783a5016f7465cf59bbf45d24a22f130f2d04fe93b2d58bb9c1d1"
@@ -364,7 +364,7 @@ _STANDARD_G_HEX: Final = "".join((
     "92962c5ec6925348db54d128fd99c14b457f883ec20112a75a6a0581d3d80a3b"
     "4ef09ec86f9552ffda1653f133aa2534983a6f31b0ee4697935a6b1ea2f75b85"
     "e7eba151ba486094d68722b054633fec51ca3f29b31e77e317b178b6b9d8ae0f"
-))
+)
 
 
 def derive_standard_p() -> int:

@@ -226,7 +226,8 @@ def verify_range(
     """Check that ``ciphertext`` encrypts one of 0..``limit`` (the limit comes from the
     statement — the manifest — never from the proof)."""
     if len(proof.branches) != limit + 1:
-        raise InvalidProof(f"expected {limit + 1} branches for 0..{limit}, got {len(proof.branches)}")
+        raise InvalidProof(
+            f"expected {limit + 1} branches for 0..{limit}, got {len(proof.branches)}")
     group = _same_group(public_key, ciphertext.alpha, ciphertext.beta)
     for branch in proof.branches:
         _same_group(public_key, branch.commitment_g, branch.commitment_k)

@@ -25,7 +25,6 @@ import nacl.public
 
 from e2e.ceremony import (
     CeremonyProgress,
-    Commitments,
     Complaint,
     EncryptedShares,
     Polynomial,

@@ -30,6 +30,10 @@ class LedgerClient(Protocol):
         """(index, entry) from ``start``, each envelope checked against its predecessor."""
         ...
 
+    def envelopes(self, start: int = 0) -> Iterator[bytes]:
+        """Raw envelope bytes from ``start`` (for verifiers that check everything)."""
+        ...
+
     def next_sequence(self, writer_id: str) -> int: ...
 
     def size(self) -> int: ...
@@ -59,6 +63,10 @@ class LocalLedger:
             check_chain(envelope, index, previous)
             previous = envelope.leaf_hash
             yield index, envelope.entry()
+
+    def envelopes(self, start: int = 0) -> Iterator[bytes]:
+        store = self.operator.store
+        return store.envelopes(start, store.size())
 
     def next_sequence(self, writer_id: str) -> int:
         return self.operator.state.next_sequence.get(writer_id, 0)

@@ -69,7 +69,8 @@ class Entry:
         ))
 
     def verify_signature(self, key: VerifyKey) -> None:
-        key.verify(SignatureTag.LEDGER_ENTRY, self.election_id, self.signed_bytes(), self.signature)
+        key.verify(SignatureTag.LEDGER_ENTRY, self.election_id, self.signed_bytes(),
+                   self.signature)
 
 
 def _signed_bytes(entry_type: str, writer_id: str, sequence: int, payload: bytes) -> bytes:
@@ -157,7 +158,7 @@ def leaf_hash_of(envelope_bytes: bytes) -> bytes:
 
 
 def check_chain(envelope: Envelope, expected_index: int, expected_previous: bytes) -> None:
-    """Raise LedgerError unless the envelope sits at ``expected_index`` after ``expected_previous``."""
+    """Raise LedgerError unless the envelope is at ``expected_index`` after ``expected_previous``."""
     if envelope.index != expected_index:
         raise LedgerError(f"envelope says index {envelope.index}", f"ledger entry {expected_index}")
     if envelope.previous != expected_previous:

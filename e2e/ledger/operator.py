@@ -222,7 +222,8 @@ class LedgerOperator:
         self.state = LedgerState(election_id, allow_test_group)
         for index, entry in self._stored_entries():
             self._observe(index, entry)
-        if self.state.setup is not None and self.state.setup.operator_key != operator_key.verify_key:
+        setup = self.state.setup
+        if setup is not None and setup.operator_key != operator_key.verify_key:
             raise LedgerError("this operator key is not the one the setup registers")
 
     @property

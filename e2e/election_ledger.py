@@ -1,0 +1,60 @@
+"""The ledger operator for an election: base rules plus the ceremony's and voting's checks.
+
+``election_operator`` builds a ``LedgerOperator`` that also refuses ceremony entries
+that break the ceremony's rules (bad proofs, out-of-turn steps) and ballots that
+fail their proofs, style, device chain or α uniqueness. Checks for entries after the
+close of voting (tally, audit) are added by the packages that define them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+
+from e2e.ceremony import CEREMONY_TYPES, CeremonyReplay
+from e2e.context import ElectionContext
+from e2e.errors import LedgerError
+from e2e.ledger.entry import Entry
+from e2e.ledger.operator import AdmissionCheck, LedgerOperator, LedgerState
+from e2e.ledger.store import LogStore
+from e2e.signing import SigningKey
+from e2e.voting import observe_voting, voting_admission_checks
+
+__all__ = ["election_operator"]
+
+
+def election_operator(
+    store: LogStore, operator_key: SigningKey, election_id: str, *,
+    allow_test_group: bool = False,
+    extra_checks: Mapping[str, AdmissionCheck] | None = None,
+    extra_observers: Sequence[Callable[[LedgerState, int, Entry], None]] = (),
+) -> LedgerOperator:
+    context_of: dict[str, ElectionContext] = {}
+
+    def replay(state: LedgerState) -> CeremonyReplay:
+        current = state.extras.get("ceremony")
+        if not isinstance(current, CeremonyReplay):
+            if state.setup is None:
+                raise LedgerError("ceremony entries need the election setup first")
+            current = CeremonyReplay(state.setup)
+            state.extras["ceremony"] = current
+        return current
+
+    def check_ceremony(state: LedgerState, index: int, entry: Entry) -> Sequence[bytes]:
+        trial = copy.deepcopy(replay(state))  # dry run: the real state moves on acceptance
+        trial.apply(index, entry)
+        return ()
+
+    def observe(state: LedgerState, index: int, entry: Entry) -> None:
+        if entry.entry_type in CEREMONY_TYPES:
+            current = replay(state)
+            current.apply(index, entry)
+            if current.outcome is not None and state.setup is not None:
+                context_of["context"] = ElectionContext(state.setup, current.outcome)
+        observe_voting(state, index, entry, context_of)
+
+    checks: dict[str, AdmissionCheck] = {t: check_ceremony for t in CEREMONY_TYPES}
+    checks.update(voting_admission_checks(context_of))
+    checks.update(extra_checks or {})
+    return LedgerOperator(store, operator_key, election_id, allow_test_group=allow_test_group,
+                          checks=checks, observers=(observe, *extra_observers))

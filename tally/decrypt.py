@@ -1,0 +1,196 @@
+"""Threshold decryption: trustees' partial decryptions with proofs, and their combination.
+
+docs/spec.md §14.2. For a ciphertext (A, B), trustee ℓ with key share s_ℓ publishes
+M_ℓ = A^{s_ℓ} (constant-time exponentiation) and a Chaum–Pedersen proof that
+log_g K_ℓ = log_A M_ℓ, whose context is (decryption-share-proof; H_E, subject,
+ℓ, contest, selection, B). The verifier derives K_ℓ from the ceremony's commitments —
+never from the share — and computes the Lagrange coefficients
+w_ℓ = ∏_{m ∈ U, m ≠ ℓ} m / (m − ℓ) mod q itself over the distinct non-zero indices U
+used. Then M = ∏ M_ℓ^{w_ℓ}, g^t = B / M, and t is found by a discrete logarithm
+bounded by the number of ballots that could have contributed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from e2e.context import ElectionContext
+from e2e.elgamal import Ciphertext, discrete_log
+from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json
+from e2e.errors import DecryptionError, InvalidProof, InvalidShare, UsageError
+from e2e.group import ElementModP, ElementModQ, GroupParameters
+from e2e.hashing import Tag
+from e2e.nonces import NonceSource, RandomNonces
+from e2e.proofs import (
+    ChaumPedersenProof,
+    ProofContext,
+    prove_chaum_pedersen,
+    verify_chaum_pedersen,
+)
+from e2e.trustee import KeyShare
+
+__all__ = [
+    "DecryptionShare",
+    "PartialDecryption",
+    "combine",
+    "compute_share",
+    "lagrange_coefficient",
+    "share_context",
+    "verify_share",
+]
+
+
+def share_context(extended_hash: bytes, subject: str, trustee: int, contest: int,
+                  selection: int, beta: ElementModP) -> ProofContext:
+    return ProofContext(Tag.SHARE_PROOF, (extended_hash, subject, trustee, contest, selection,
+                                          beta))
+
+
+@dataclass(frozen=True, slots=True)
+class PartialDecryption:
+    contest: int
+    selection: int
+    value: ElementModP  # M_ℓ = A^{s_ℓ}
+    proof: ChaumPedersenProof
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptionShare:
+    """Payload of a ``decryption-share`` entry: one trustee's partials for one subject.
+
+    ``subject`` names what is decrypted (``tally@<ledger index of the tally entry>``);
+    ``verification_key`` is shown for readers and must equal the derived one.
+    """
+
+    subject: str
+    trustee: int
+    verification_key: ElementModP
+    partials: tuple[PartialDecryption, ...]
+
+    def to_payload(self) -> bytes:
+        return canonical_json({
+            "version": 1, "subject": self.subject, "trustee": self.trustee,
+            "verification_key": self.verification_key.to_hex(),
+            "partials": [
+                {"contest": p.contest, "selection": p.selection, "value": p.value.to_hex(),
+                 "proof": [p.proof.commitment_g.to_hex(), p.proof.commitment_a.to_hex(),
+                           p.proof.challenge.to_hex(), p.proof.response.to_hex()]}
+                for p in self.partials],
+        })
+
+    @classmethod
+    def from_payload(cls, data: bytes, group: GroupParameters, where: str) -> DecryptionShare:
+        obj = ObjectReader(parse_canonical_json(data, where), where)
+        obj.version([1])
+
+        def partial(r: ObjectReader) -> PartialDecryption:
+            proof = r.items("proof", 4)
+            if len(proof) != 4:
+                raise InvalidProof("a proof is [a, b, challenge, response]", r.path("proof"))
+            here = r.path("proof")
+            return PartialDecryption(
+                r.integer("contest", 0, 10_000), r.integer("selection", 0, 1000),
+                r.element("value", group),
+                ChaumPedersenProof(group.element_from_hex(proof[0], f"{here}[0]"),
+                                   group.element_from_hex(proof[1], f"{here}[1]"),
+                                   group.exponent_from_hex(proof[2], f"{here}[2]"),
+                                   group.exponent_from_hex(proof[3], f"{here}[3]")))
+
+        result = cls(obj.string("subject", 128), obj.integer("trustee", 1, 64),
+                     obj.element("verification_key", group),
+                     tuple(obj.mapped("partials", partial, 1_000_000)))
+        obj.done()
+        return result
+
+
+def compute_share(
+    key_share: KeyShare, context: ElectionContext, subject: str,
+    targets: Sequence[tuple[int, int, Ciphertext]], nonces: NonceSource | None = None,
+) -> DecryptionShare:
+    """Partial decryptions of ``targets`` (contest, selection, ciphertext) with proofs."""
+    nonces = nonces or RandomNonces()
+    if key_share.extended_base_hash != context.extended_base_hash:
+        raise DecryptionError("this key share belongs to another ceremony or election")
+    index = key_share.index
+    expected_key = context.ceremony.verification_keys.get(index)
+    if expected_key is None or context.group.g_pow(key_share.secret) != expected_key:
+        raise DecryptionError("this key share does not match the ceremony's verification key")
+    partials = []
+    for contest, selection, ciphertext in targets:
+        value, proof = prove_chaum_pedersen(
+            key_share.secret, ciphertext.alpha,
+            share_context(context.extended_base_hash, subject, index, contest, selection,
+                          ciphertext.beta), nonces)
+        partials.append(PartialDecryption(contest, selection, value, proof))
+    return DecryptionShare(subject, index, expected_key, tuple(partials))
+
+
+def verify_share(share: DecryptionShare, context: ElectionContext,
+                 targets: Sequence[tuple[int, int, Ciphertext]]) -> None:
+    """Check a share against the targets, with K_ℓ derived from the commitments."""
+    where = f"decryption share of trustee {share.trustee}"
+    derived = context.ceremony.verification_keys.get(share.trustee)
+    if derived is None:
+        raise InvalidShare(f"trustee {share.trustee} holds no key share in this election", where)
+    if share.verification_key != derived:
+        raise InvalidShare("the share's verification key is not the one derived from the "
+                           "ceremony's commitments", where)
+    if [(p.contest, p.selection) for p in share.partials] != [(c, s) for c, s, _ in targets]:
+        raise InvalidShare("the share does not cover exactly the ciphertexts to decrypt", where)
+    for partial, (contest, selection, ciphertext) in zip(share.partials, targets, strict=True):
+        try:
+            verify_chaum_pedersen(
+                partial.proof, derived, ciphertext.alpha, partial.value,
+                share_context(context.extended_base_hash, share.subject, share.trustee,
+                              contest, selection, ciphertext.beta))
+        except InvalidProof as err:
+            raise err.at(f"{where} contest {contest} selection {selection}") from None
+
+
+def lagrange_coefficient(group: GroupParameters, index: int, indices: Sequence[int]
+                         ) -> ElementModQ:
+    """w_ℓ = ∏_{m ≠ ℓ} m / (m − ℓ) mod q over distinct non-zero ``indices``."""
+    if len(set(indices)) != len(indices) or any(i <= 0 for i in indices):
+        raise UsageError("Lagrange indices must be distinct and non-zero")
+    if index not in indices:
+        raise UsageError(f"index {index} is not among {list(indices)}")
+    numerator = group.exponent_of(1)
+    denominator = group.exponent_of(1)
+    for other in indices:
+        if other == index:
+            continue
+        numerator = numerator * other
+        denominator = denominator * group.exponent_of(other - index)
+    return numerator * denominator.inverse()
+
+
+def combine(context: ElectionContext, shares: Sequence[DecryptionShare],
+            targets: Sequence[tuple[int, int, Ciphertext]], bounds: Mapping[int, int]
+            ) -> list[tuple[int, int, ElementModP, int]]:
+    """(contest, selection, M, count) per target from verified shares of ≥ k trustees.
+
+    ``bounds`` maps a contest to the largest count possible (its ballots); a count
+    beyond it is refused.
+    """
+    group = context.group
+    indices = [share.trustee for share in shares]
+    k = context.setup.threshold
+    if len(set(indices)) != len(indices):
+        raise DecryptionError("two shares come from the same trustee")
+    if len(indices) < k:
+        raise DecryptionError(f"{len(indices)} trustee share(s) given, the threshold is {k}")
+    weights = {i: lagrange_coefficient(group, i, indices) for i in indices}
+    results = []
+    for position, (contest, selection, ciphertext) in enumerate(targets):
+        combined = group.one
+        for share in shares:
+            combined = combined * share.partials[position].value ** weights[share.trustee]
+        bound = bounds.get(contest, 0)
+        try:
+            count = discrete_log(ciphertext.beta / combined, bound)
+        except DecryptionError as err:
+            raise DecryptionError(f"{err.reason} (the ballots holding the contest)",
+                                  f"contest {contest} selection {selection}") from None
+        results.append((contest, selection, combined, count))
+    return results

@@ -1,0 +1,122 @@
+"""Verifying the tally, the decryption shares and the results, during the ledger pass.
+
+``TallyChecker`` plugs into ``e2e.verify.RecordVerifier``: the ``tally`` entry must come
+after the close of voting and equal the recomputed encrypted totals of exactly the
+valid cast ballots; every ``decryption-share`` must verify against the verification
+key derived from the ceremony; ``results`` must be the combination, with Lagrange
+coefficients the verifier computes, of at least k valid shares, every count bounded.
+``verify_election`` runs the whole pass over a record's envelopes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from e2e.errors import RecordError
+from e2e.ledger.entry import Entry
+from e2e.ledger.types import EntryType
+from e2e.verify import RecordVerifier, VerificationReport
+from tally.aggregate import TallyStatement, check_statement, statement_from_aggregate
+from tally.decrypt import DecryptionShare, combine, verify_share
+from tally.results import Results
+
+__all__ = ["TallyChecker", "tally_subject", "verify_election"]
+
+
+def tally_subject(tally_index: int) -> str:
+    return f"tally@{tally_index}"
+
+
+class TallyChecker:
+    entry_types = frozenset({EntryType.TALLY, EntryType.DECRYPTION_SHARE, EntryType.RESULTS})
+
+    def __init__(self, require_results: bool = True) -> None:
+        self.require_results = require_results
+        self.statement: TallyStatement | None = None
+        self.tally_index: int | None = None
+        self.shares: dict[int, DecryptionShare] = {}
+        self.results: Results | None = None
+
+    def check(self, verifier: RecordVerifier, index: int, entry: Entry) -> None:
+        context = verifier.context
+        if context is None:
+            raise RecordError("tally entries before the key ceremony closed")
+        if entry.entry_type == EntryType.TALLY:
+            if self.statement is not None:
+                raise RecordError(f"a second tally (the first is at ledger entry "
+                                  f"{self.tally_index})")
+            if verifier.voting_close_index is None:
+                raise RecordError("tally before the close of voting")
+            statement = TallyStatement.from_payload(entry.payload, context, "tally")
+            expected = statement_from_aggregate(context, verifier.aggregate,
+                                                verifier.voting_close_index)
+            check_statement(statement, expected)
+            self.statement, self.tally_index = statement, index
+            verifier.report.facts["tally_index"] = index
+        elif entry.entry_type == EntryType.DECRYPTION_SHARE:
+            statement = self._statement()
+            share = DecryptionShare.from_payload(entry.payload, context.group, "share")
+            if share.subject != tally_subject(self._index()):
+                raise RecordError(f"share for {share.subject!r}, the tally is "
+                                  f"{tally_subject(self._index())!r}")
+            trustee = verifier.state.setup.trustee(share.trustee) if verifier.state.setup else None
+            if trustee is None or trustee.writer_id != entry.writer_id:
+                raise RecordError(f"share for trustee {share.trustee} written by "
+                                  f"{entry.writer_id!r}")
+            if share.trustee in self.shares:
+                raise RecordError(f"a second share from trustee {share.trustee}")
+            verify_share(share, context, statement.totals)
+            self.shares[share.trustee] = share
+            verifier.report.passed("decryption shares (Chaum–Pedersen proofs)")
+        else:
+            statement = self._statement()
+            results = Results.from_payload(entry.payload, context.group, "results")
+            if self.results is not None:
+                raise RecordError("a second results entry")
+            if results.tally_index != self._index():
+                raise RecordError("results for another tally")
+            missing = [t for t in results.trustees if t not in self.shares]
+            if missing:
+                raise RecordError(f"results combine shares of trustees {missing} that are not "
+                                  "valid on the ledger")
+            used = [self.shares[t] for t in results.trustees]
+            combined = combine(context, used, statement.totals, dict(statement.ballots_per_contest))
+            if len(results.counts) != len(combined):
+                raise RecordError("results do not cover every selection")
+            for (c, s, m, n), (ec, es, em, en) in zip(results.counts, combined, strict=True):
+                here = f"results contest {c} selection {s}"
+                if (c, s) != (ec, es):
+                    raise RecordError("results are not in manifest order", here)
+                if m != em:
+                    raise RecordError("combined partial decryption differs from the one "
+                                      "recomputed with the verifier's Lagrange coefficients", here)
+                if n != en:
+                    raise RecordError(f"count {n} differs from the decrypted count {en}", here)
+            self.results = results
+            verifier.report.passed("results recomputed from shares")
+            verifier.report.facts["results"] = results
+
+    def _statement(self) -> TallyStatement:
+        if self.statement is None:
+            raise RecordError("decryption before the tally statement")
+        return self.statement
+
+    def _index(self) -> int:
+        if self.tally_index is None:
+            raise RecordError("decryption before the tally statement")
+        return self.tally_index
+
+    def finish(self, verifier: RecordVerifier) -> None:
+        if self.require_results and self.results is None:
+            raise RecordError("no verified results on the ledger")
+
+
+def verify_election(
+    envelopes: Iterable[bytes], *, election_id: str | None = None,
+    allow_test_group: bool = False, require_results: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[VerificationReport, RecordVerifier]:
+    """One pass over ``envelopes`` with every check this package and ``e2e`` know."""
+    verifier = RecordVerifier(election_id, allow_test_group=allow_test_group,
+                              checkers=[TallyChecker(require_results)], progress=progress)
+    return verifier.run(envelopes), verifier
