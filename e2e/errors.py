@@ -69,7 +69,8 @@ class PaperchainError(Exception):
     def at(self, where: str) -> PaperchainError:
         """The same error, located inside ``where`` (e.g. a ballot holding a bad proof)."""
         located = type(self).__new__(type(self))
-        PaperchainError.__init__(located, self.reason, f"{where} {self.where}" if self.where else where)
+        inner = f"{where} {self.where}" if self.where else where
+        PaperchainError.__init__(located, self.reason, inner)
         return located
 
 

@@ -89,7 +89,8 @@ def sign_entry(
     if len(payload) > MAX_PAYLOAD:
         raise EncodingError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
     signature = key.sign(
-        SignatureTag.LEDGER_ENTRY, election_id, _signed_bytes(entry_type, writer_id, sequence, payload)
+        SignatureTag.LEDGER_ENTRY, election_id,
+        _signed_bytes(entry_type, writer_id, sequence, payload),
     )
     return Entry(entry_type, election_id, writer_id, sequence, payload, signature)
 
@@ -158,7 +159,7 @@ def leaf_hash_of(envelope_bytes: bytes) -> bytes:
 
 
 def check_chain(envelope: Envelope, expected_index: int, expected_previous: bytes) -> None:
-    """Raise LedgerError unless the envelope is at ``expected_index`` after ``expected_previous``."""
+    """Raise LedgerError unless the envelope is at ``expected_index`` after its predecessor."""
     if envelope.index != expected_index:
         raise LedgerError(f"envelope says index {envelope.index}", f"ledger entry {expected_index}")
     if envelope.previous != expected_previous:
