@@ -19,7 +19,7 @@ import struct
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from e2e.errors import EncodingError, PaperchainError
+from e2e.errors import EncodingError
 from e2e.group import ElementModP, ElementModQ, GroupParameters
 
 __all__ = [
@@ -208,6 +208,10 @@ class ObjectReader:
     def has(self, key: str) -> bool:
         return key in self._obj
 
+    def raw(self, key: str) -> Any:
+        """The value as decoded, unchecked (for values kept verbatim)."""
+        return self._get(key)
+
     def path(self, key: str) -> str:
         return f"{self.where}.{key}"
 
@@ -296,18 +300,3 @@ class ObjectReader:
         unknown = sorted(set(self._obj) - self._seen)
         if unknown:
             raise EncodingError(f"unknown key(s) {', '.join(map(repr, unknown))}", self.where)
-
-
-def located(where: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Decorator for decoders: relocate any PaperchainError inside ``where``."""
-
-    def wrap(function: Callable[..., T]) -> Callable[..., T]:
-        def inner(*args: Any, **kwargs: Any) -> T:
-            try:
-                return function(*args, **kwargs)
-            except PaperchainError as err:
-                raise err.at(where) from None
-
-        return inner
-
-    return wrap

@@ -19,6 +19,7 @@ files are overwritten before unlinking as a best effort.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ __all__ = [
     "KdfLimits",
     "atomic_write",
     "erase_file",
+    "new_salt",
     "read_secret",
     "write_secret",
 ]
@@ -90,22 +92,35 @@ def erase_file(path: Path) -> None:
     path.unlink()
 
 
+@functools.lru_cache(maxsize=32)
 def _derive(passphrase: bytes, salt: bytes, limits: KdfLimits) -> bytes:
+    """Argon2id; memoised within the process, so one session opening several files written
+    with the same salt pays the (deliberately slow) derivation once."""
     return _ARGON.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase, salt,
                       opslimit=limits.opslimit, memlimit=limits.memlimit)
 
 
+def new_salt() -> bytes:
+    return nacl.utils.random(_ARGON.SALTBYTES)
+
+
 def write_secret(
     path: Path, *, kind: str, election_id: str, owner: str, secret: dict[str, Any],
-    passphrase: bytes, limits: KdfLimits = MODERATE_LIMITS,
+    passphrase: bytes, limits: KdfLimits = MODERATE_LIMITS, salt: bytes | None = None,
 ) -> None:
-    """Encrypt ``secret`` under ``passphrase`` and write it atomically with mode 0600."""
+    """Encrypt ``secret`` under ``passphrase`` and write it atomically with mode 0600.
+
+    ``salt`` lets one session reuse its derivation across the files it writes; by default
+    each file gets a fresh random salt.
+    """
     if len(passphrase) < 8:
         raise SecretStoreError("a passphrase must be at least 8 bytes")
     plaintext = canonical_json({
         "version": 1, "kind": kind, "election_id": election_id, "owner": owner, "secret": secret,
     })
-    salt = nacl.utils.random(_ARGON.SALTBYTES)
+    salt = salt if salt is not None else new_salt()
+    if len(salt) != _ARGON.SALTBYTES:
+        raise SecretStoreError(f"a salt must be {_ARGON.SALTBYTES} bytes")
     box = nacl.secret.SecretBox(_derive(passphrase, salt, limits))
     sealed = bytes(box.encrypt(plaintext))
     document = {

@@ -53,6 +53,7 @@ from e2e.keystore import (
     KdfLimits,
     atomic_write,
     erase_file,
+    new_salt,
     read_secret,
     write_secret,
 )
@@ -131,6 +132,7 @@ class TrusteeWorkspace:
         self._signing_key = signing_key
         self._box_key = box_key
         self._limits = limits
+        self._salt = new_salt()  # one derivation for every file this session writes
 
     def __repr__(self) -> str:
         return f"TrusteeWorkspace({self.directory}, index={self.card.index})"
@@ -181,7 +183,7 @@ class TrusteeWorkspace:
     def _write(self, name: str, kind: str, secret: dict[str, object]) -> None:
         write_secret(self.directory / name, kind=kind, election_id=self.card.election_id,
                      owner=self.card.writer_id, secret=secret, passphrase=self._passphrase,
-                     limits=self._limits)
+                     limits=self._limits, salt=self._salt)
 
     def _read(self, name: str, kind: str) -> dict[str, object] | None:
         if not (self.directory / name).exists():

@@ -155,10 +155,13 @@ class RecordVerifier:
     def run(self, envelopes: Iterable[bytes]) -> VerificationReport:
         previous = GENESIS_PREVIOUS
         index = -1
-        for index, raw in enumerate(envelopes):
-            previous = self._envelope(index, raw, previous)
-            if self._progress is not None:
-                self._progress(index)
+        try:
+            for index, raw in enumerate(envelopes):
+                previous = self._envelope(index, raw, previous)
+                if self._progress is not None:
+                    self._progress(index)
+        except PaperchainError as err:  # the record itself is unreadable past this point
+            self.report.fail_with(err, f"record after entry {index}")
         self._finish(index + 1)
         return self.report
 

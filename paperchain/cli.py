@@ -18,7 +18,11 @@ from e2e.errors import PaperchainError
 __all__ = ["main"]
 
 # (module, attribute) of each subcommand group, loaded when the CLI starts.
-_GROUPS: tuple[tuple[str, str], ...] = ()
+_GROUPS: tuple[tuple[str, str], ...] = (
+    ("paperchain.commands.demo", "demo"),
+    ("paperchain.commands.verify", "verify"),
+    ("paperchain.commands.audit", "audit"),
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     _register()
     try:
-        cli.main(args=argv, prog_name="paperchain", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="paperchain", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -60,3 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     except PaperchainError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)
+    except OSError as err:  # a file the user named cannot be read or written
+        click.echo(f"error: {err.filename or ''}: {err.strerror}", err=True)
+        sys.exit(2)
+    sys.exit(result if isinstance(result, int) else 0)

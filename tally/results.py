@@ -80,9 +80,12 @@ def contest_results(manifest: Manifest, results: Results,
         if contest.kind == "supermajority":
             yes, no = votes[0][1], votes[1][1]
             threshold = contest.threshold
-            passed = yes * threshold.denominator >= threshold.numerator * (yes + no) and yes > 0
+            # SHANGRLA's supermajority assertion: "yes" gets MORE than the fraction f of the
+            # valid votes in the contest (strictly; a tie at f fails).
+            passed = yes * threshold.denominator > threshold.numerator * (yes + no)
             winners = (votes[0][0],) if passed else (votes[1][0],)
-            note = (f"needs {threshold.numerator}/{threshold.denominator} of valid votes: "
+            fraction = f"{threshold.numerator}/{threshold.denominator}"
+            note = (f"needs more than {fraction} of valid votes: "
                     f"{'passes' if passed else 'fails'}")
         else:
             ranked = sorted(votes, key=lambda item: -item[1])

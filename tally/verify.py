@@ -11,16 +11,18 @@ coefficients the verifier computes, of at least k valid shares, every count boun
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from e2e.errors import RecordError
 from e2e.ledger.entry import Entry
 from e2e.ledger.types import EntryType
+from e2e.record import RecordReader
 from e2e.verify import RecordVerifier, VerificationReport
 from tally.aggregate import TallyStatement, check_statement, statement_from_aggregate
 from tally.decrypt import DecryptionShare, combine, verify_share
 from tally.results import Results
 
-__all__ = ["TallyChecker", "tally_subject", "verify_election"]
+__all__ = ["TallyChecker", "tally_subject", "verify_election", "verify_record"]
 
 
 def tally_subject(tally_index: int) -> str:
@@ -120,3 +122,20 @@ def verify_election(
     verifier = RecordVerifier(election_id, allow_test_group=allow_test_group,
                               checkers=[TallyChecker(require_results)], progress=progress)
     return verifier.run(envelopes), verifier
+
+
+def verify_record(record: Path, *, allow_test_group: bool = False, require_results: bool = True,
+                  progress: Callable[[int], None] | None = None) -> VerificationReport:
+    """What ``paperchain verify RECORD`` runs: the pass, the record's root and manifest copy."""
+    reader = RecordReader(record)
+    report, verifier = verify_election(
+        reader.envelopes(), election_id=reader.summary.election_id,
+        allow_test_group=allow_test_group, require_results=require_results, progress=progress)
+    setup = verifier.state.setup
+    if setup is not None and setup.manifest.source_bytes != reader.manifest_bytes:
+        report.fail("record manifest.json", "differs from the manifest in the setup entry")
+    report.facts["ballots_per_contest"] = dict(verifier.aggregate.ballots_per_contest)
+    report.facts["challenged_ballots"] = len(verifier.challenged_codes)
+    if setup is not None:
+        report.facts["manifest"] = setup.manifest
+    return report

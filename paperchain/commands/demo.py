@@ -1,0 +1,48 @@
+"""``paperchain demo``: run a whole election on this machine with embedded defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from paperchain.commands.common import RichReporter, console, stderr
+from paperchain.commands.render import report_table, results_tables
+from paperchain.demo import DemoConfig, run_demo
+
+__all__ = ["demo"]
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="An empty (or new) directory for every role's files and the public record.")
+@click.option("--voters", type=click.IntRange(1, 100_000), default=300, show_default=True,
+              help="How many simulated voters cast a ballot.")
+@click.option("--test-group", is_flag=True,
+              help="Use the small test group (fast, NOT secure); verify with --test-group.")
+@click.option("--seed", type=int, default=2026, show_default=True,
+              help="Seed of the simulated voters' choices (never of any cryptographic value).")
+def demo(out: Path, voters: int, test_group: bool, seed: int) -> None:
+    """Run a whole election end to end: ceremony, voting, challenges, tally, verification.
+
+    \b
+    Three trustees (threshold 2) run the key ceremony over the ledger; three kiosks in
+    two polling places take the voters, some of whom challenge a ballot and check it
+    before casting; the polls close; trustees 1 and 3 decrypt the tally while trustee 2
+    stays away; the public record lands in OUT/record and is verified.
+
+    Check it yourself afterwards:  paperchain verify OUT/record
+    """
+    outcome = run_demo(DemoConfig(out=out, voters=voters, test_group=test_group, seed=seed),
+                       RichReporter())
+    stderr.print(report_table(outcome.report))
+    per_contest = outcome.report.facts.get("ballots_per_contest")
+    for table in results_tables(outcome.context.manifest, outcome.results,
+                                per_contest if isinstance(per_contest, dict) else {}):
+        console.print(table)
+    if outcome.report.ok:
+        stderr.print(f"[bold green]VERIFIED[/]: {outcome.cast} ballots cast, "
+                     f"{outcome.challenged} challenged. Record: {outcome.record}")
+    else:
+        stderr.print(f"[bold red]NOT VERIFIED[/]: {len(outcome.report.findings)} finding(s)")
+        raise SystemExit(1)
