@@ -160,6 +160,10 @@ class RecordVerifier:
                 previous = self._envelope(index, raw, previous)
                 if self._progress is not None:
                     self._progress(index)
+                if self.state.setup is None:  # nothing after a refused setup can be checked
+                    self.report.fail("ledger", "stopped: without a valid setup entry no later "
+                                               "entry can be checked")
+                    break
         except PaperchainError as err:  # the record itself is unreadable past this point
             self.report.fail_with(err, f"record after entry {index}")
         self._finish(index + 1)

@@ -19,6 +19,12 @@ __all__ = ["main"]
 
 # (module, attribute) of each subcommand group, loaded when the CLI starts.
 _GROUPS: tuple[tuple[str, str], ...] = (
+    ("paperchain.commands.ledger", "ledger"),
+    ("paperchain.commands.election", "election"),
+    ("paperchain.commands.trustee", "trustee"),
+    ("paperchain.commands.vote", "vote"),
+    ("paperchain.commands.counting", "tally"),
+    ("paperchain.commands.counting", "decrypt"),
     ("paperchain.commands.demo", "demo"),
     ("paperchain.commands.verify", "verify"),
     ("paperchain.commands.audit", "audit"),
@@ -32,12 +38,14 @@ def cli() -> None:
 
     \b
     Roles and their commands:
-      election   officials: manifest, setup, opening and closing the polls
+      ledger     the ledger operator: create the ledger, export the record
+      election   officials: setup, key ceremony close, opening and closing the polls
       trustee    guardians: key ceremony and decryption shares
       vote       a voting device's library, from the command line
       tally      homomorphic tally of the cast ballots
       decrypt    combine trustees' shares into verified results
       verify     anyone: check a whole election record
+      audit      auditors: risk-limiting audit calculations and sampling
       demo       run a whole election end to end on this machine
 
     Every command explains itself with --help.

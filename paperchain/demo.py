@@ -251,7 +251,7 @@ def _tally(ledger: LocalLedger, official: Writer, trustees: Sequence[TrusteeWork
             decrypt_as_trustee(trustee, ledger, allow_test_group=allow,
                                progress=lambda _: advance(1))
     with reporter.progress("Combining shares", ledger.size()) as advance:
-        _, results = publish_results(ledger, official, allow_test_group=allow,
+        _, results, _ = publish_results(ledger, official, allow_test_group=allow,
                                      progress=lambda _: advance(1))
     reporter.step(f"Results published from trustees {list(results.trustees)}")
     return results

@@ -72,7 +72,9 @@ def decrypt_as_trustee(workspace: TrusteeWorkspace, ledger: LedgerClient, *,
 
 
 def publish_results(ledger: LedgerClient, writer: Writer, *, allow_test_group: bool = False,
-                    progress: Callable[[int], None] | None = None) -> tuple[AppendResult, Results]:
+                    progress: Callable[[int], None] | None = None
+                    ) -> tuple[AppendResult, Results, dict[int, int]]:
+    """Combine the valid shares; return the entry, the results and ballots per contest."""
     _, verifier, checker = _verified(ledger, allow_test_group, progress)
     context = verifier.context
     if context is None or checker.statement is None or checker.tally_index is None:
@@ -86,4 +88,5 @@ def publish_results(ledger: LedgerClient, writer: Writer, *, allow_test_group: b
     combined = combine(context, [checker.shares[t] for t in trustees], checker.statement.totals,
                        dict(checker.statement.ballots_per_contest))
     results = Results(checker.tally_index, tuple(trustees), tuple(combined))
-    return writer.write(EntryType.RESULTS, results.to_payload()), results
+    appended = writer.write(EntryType.RESULTS, results.to_payload())
+    return appended, results, dict(checker.statement.ballots_per_contest)

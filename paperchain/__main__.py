@@ -1,0 +1,5 @@
+"""``python -m paperchain`` runs the command line."""
+
+from paperchain.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""``paperchain vote …``: a voting device's library, driven from the command line."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import click
+
+from e2e.ballot import mark_ballot
+from e2e.context import load_context
+from e2e.encoding import parse_json_object
+from e2e.errors import EncodingError
+from e2e.identity import WriterIdentity
+from e2e.setup import Role
+from e2e.voting import VotingDevice
+from paperchain.commands.common import console, passphrase_option, read_passphrase, stderr
+from paperchain.wiring import open_local_ledger
+
+__all__ = ["vote"]
+
+DEVICE_OPTION = click.option(
+    "--device", "device_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True, help="The device's directory (see `paperchain vote device-init`).")
+LEDGER_OPTION = click.option(
+    "--ledger", "ledger_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True, help="The ledger directory.")
+SESSION_OPTION = click.option("--session", default="election-day", show_default=True,
+                              help="The device's session name (fixed for its whole chain).")
+
+
+def _device(device_dir: Path, ledger_dir: Path, session: str, passphrase_file: Path | None
+            ) -> VotingDevice:
+    client, config = open_local_ledger(ledger_dir)
+    identity = WriterIdentity.open(device_dir, read_passphrase(passphrase_file, "the device"))
+    context = load_context(client, config.test_group)
+    return VotingDevice(context, client, identity.key, identity.card.writer_id, session)
+
+
+def _choices(path: Path) -> dict[str, list[str]]:
+    raw = parse_json_object(path.read_bytes(), str(path), max_bytes=1 << 16)
+    for contest, chosen in raw.items():
+        if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+            raise EncodingError("expected a list of selection IDs", f"{path}: {contest}")
+    return raw
+
+
+@click.group()
+def vote() -> None:
+    """Mark, encrypt and cast (or challenge) ballots as a voting device does.
+
+    The kiosk pages use the same library; these commands exist for testing and for
+    observers who want to drive a device by hand.
+    """
+
+
+@vote.command("device-init")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="New directory for the device's signing key.")
+@click.option("--election-id", required=True, help="The manifest's election_id.")
+@click.option("--device-id", required=True, help="The device's name on the ledger.")
+@click.option("--location", default="", help="Polling place, as published in the setup.")
+@passphrase_option
+def device_init(directory: Path, election_id: str, device_id: str, location: str,
+                passphrase_file: Path | None) -> None:
+    """Create a device's signing key; the official registers DIR in the setup."""
+    identity = WriterIdentity.create(directory, election_id=election_id, writer_id=device_id,
+                                     role=Role.DEVICE, location=location,
+                                     passphrase=read_passphrase(passphrase_file, device_id, True))
+    console.print(identity.card.key.to_hex())
+
+
+@vote.command("cast")
+@DEVICE_OPTION
+@LEDGER_OPTION
+@SESSION_OPTION
+@click.option("--style", required=True, help="The ballot style the voter was given.")
+@click.option("--choices", "choices_path", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), required=True,
+              help='JSON object: contest ID -> list of chosen selection IDs, e.g. '
+                   '{"mayor": ["alice"]}. A contest left out is an undervote.')
+@click.option("--challenge", is_flag=True,
+              help="Challenge (spoil) this ballot instead of casting it: its opening is "
+                   "published so anyone can check the encryption.")
+@passphrase_option
+def cast(device_dir: Path, ledger_dir: Path, session: str, style: str, choices_path: Path,
+         challenge: bool, passphrase_file: Path | None) -> None:
+    """Encrypt one ballot, then cast it (or challenge it); print the receipt as JSON."""
+    device = _device(device_dir, ledger_dir, session, passphrase_file)
+    marked = mark_ballot(device.context.manifest, style, _choices(choices_path))
+    pending = device.encrypt(marked)
+    code = pending.ballot.tracking_code.hex()
+    if challenge:
+        result = device.challenge(secrets.token_bytes(16))
+        status = "CHALLENGED"
+    else:
+        result = device.cast()
+        status = "CAST"
+    stderr.print(f"{status}: tracking code {code[:16]}… at ledger index {result.index}")
+    console.print_json(json.dumps({"status": status, "tracking_code": code,
+                                   "promise": result.promise.to_json()}))
+
+
+@vote.command("close")
+@DEVICE_OPTION
+@LEDGER_OPTION
+@SESSION_OPTION
+@passphrase_option
+def close(device_dir: Path, ledger_dir: Path, session: str, passphrase_file: Path | None) -> None:
+    """Close the device's chain: its ballot count and last tracking code, signed."""
+    device = _device(device_dir, ledger_dir, session, passphrase_file)
+    result = device.close()
+    stderr.print(f"Device chain closed at ledger index {result.index}")
