@@ -220,6 +220,8 @@ class ElementModP:
     def pow_secret(self, exponent: ElementModQ) -> ElementModP:
         """self^e with a secret e, by GMP's constant-time ``powmod_sec``."""
         _same_group(self.group, exponent.group)
+        if exponent.value == 0:  # powmod_sec refuses a zero exponent; x^0 = 1
+            return self.group.one
         return _trusted_p(gmpy2.powmod_sec(self.value, exponent.value, self.group.p), self.group)
 
     def inverse(self) -> ElementModP:
