@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import nacl.bindings
+import nacl.exceptions
 
 from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json
 from e2e.errors import InvalidParameters, InvalidSignature, RecordError
@@ -63,7 +64,10 @@ def check_box_key(key: bytes, where: str) -> bytes:
     """An X25519 public key: 32 bytes whose shared secret with a random key is not all zero."""
     if len(key) != 32:
         raise InvalidSignature("an X25519 key must be 32 bytes", where)
-    probe = nacl.bindings.crypto_scalarmult(bytes(range(1, 33)), key)
+    try:
+        probe = nacl.bindings.crypto_scalarmult(bytes(range(1, 33)), key)
+    except nacl.exceptions.CryptoError:  # libsodium refuses an all-zero shared secret
+        probe = bytes(32)
     if probe == bytes(32):
         raise InvalidSignature("X25519 key of small order refused", where)
     return key
