@@ -536,8 +536,9 @@ def bravo_asn(
 
     B: ballots (cards) in the population, T: the test statistic of the sample so far
     (1 without one). Decimal arithmetic as Arlo. Per ballot drawn, like Arlo; rlacalc's
-    ``findAsn`` divides once more by (W + L)/B, which equals 1 only without undervotes. Returns
-    0 when the sample already meets the risk limit.
+    ``findAsn`` divides once more by (W + L)/B, which equals 1 only without undervotes. With a
+    sample so far, the number of *further* draws expected; 0 once the sample meets the risk
+    limit.
     """
     b = _bravo_setting(risk_limit, winner_votes, loser_votes, ballots, winner_sampled,
                        loser_sampled)
@@ -573,7 +574,8 @@ def bravo_sample_size(
     (1 - quantile)-quantile x of Bin(n, p2) gives x plus + (n - x) minus > threshold; finally
     n / (p_w + p_l), rounded up, to count ballots with other votes. Φ⁻¹ is
     ``statistics.NormalDist().inv_cdf`` (scipy's ``norm.ppf`` in Arlo); the binomial quantile is
-    the smallest x with P(X <= x) >= 1 - quantile. Returns 0 if the sample already suffices.
+    the smallest x with P(X <= x) >= 1 - quantile. With a sample so far (w, l), the size of the
+    next round, i.e. further draws; 0 if the sample already suffices.
     """
     q = _quantile(quantile)
     b = _bravo_setting(risk_limit, winner_votes, loser_votes, ballots, winner_sampled,
@@ -759,8 +761,9 @@ class ShrinkTrunc:
     def __post_init__(self) -> None:
         if self.eta is not None:
             _real("eta", self.eta)
-        if _real("d", self.d) < 0 or _real("f", self.f) < 0 or _real("minsd", self.minsd) <= 0:
-            raise UsageError("shrink-trunc needs d >= 0, f >= 0 and minsd > 0")
+        # d = 0 would divide by zero at the first draw (SHANGRLA would get NaN there).
+        if _real("d", self.d) <= 0 or _real("f", self.f) < 0 or _real("minsd", self.minsd) <= 0:
+            raise UsageError("shrink-trunc needs d > 0, f >= 0 and minsd > 0")
         if self.c is not None and _real("c", self.c) < 0:
             raise UsageError(f"shrink-trunc needs c >= 0, got {self.c}")
 
@@ -781,7 +784,15 @@ class ShrinkTrunc:
             1 + self.f / sd
         )
         tol = c / math.sqrt(self.d + j - 1)
-        return min(u * (1 - _EPS) - tol, max(weighted, null_mean_now * (1 + _EPS) + tol))
+        lower, upper = null_mean_now * (1 + _EPS) + tol, u * (1 - _EPS) - tol
+        if lower > upper:
+            # SHANGRLA would bet with an η outside (μ_j, u) here; refuse the tuning instead.
+            raise UsageError(
+                f"shrink-trunc bounds cross at draw {j}: c/sqrt(d + j - 1) = {tol:.4g} leaves "
+                f"nothing between μ_j = {null_mean_now:.4g} and u = {u:.4g}; use a larger d "
+                "or a smaller c"
+            )
+        return min(upper, max(weighted, lower))
 
 
 @dataclass(frozen=True, slots=True)

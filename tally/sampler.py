@@ -67,7 +67,7 @@ BATCH_NAME_CHARACTERS = "A-Z a-z 0-9 space _ - . , : ; # / ( ) & +"
 """Characters a batch name may use (at most 100, not starting or ending with a space)."""
 
 _NAME_CHARACTER = re.compile(r"[A-Za-z0-9 _.,:;#/()&+-]")
-_SEED = re.compile(r"[0-9]+")
+_SEED = re.compile(r"[0-9]*")
 _MAX_SEED_DIGITS = 1000
 
 

@@ -308,7 +308,7 @@ def test_bravo_completion_probability_grows_with_the_sample() -> None:
 
 
 def test_binomial_quantile_is_the_smallest_x_reaching_the_level() -> None:
-    for n, p in ((0, 0.3), (1, 0.5), (7, 0.3), (40, 0.55), (300, 0.9)):
+    for n, p in ((0, 0.3), (1, 0.5), (7, 0.3), (40, 0.55), (120, 0.9)):
         pmf = [Fraction(math.comb(n, x)) * Fraction(p) ** x * Fraction(1 - p) ** (n - x)
                for x in range(n + 1)]
         for q in (0.1, 0.3, 0.5, 0.9):
@@ -395,7 +395,7 @@ def test_optimal_comparison_bet_is_just_below_the_bound_when_errors_are_rare() -
     assert eta == pytest.approx(u, rel=1e-3)
 
 
-@pytest.mark.parametrize("kwargs", [{"d": -1}, {"f": -1}, {"minsd": 0}, {"c": -0.1}])
+@pytest.mark.parametrize("kwargs", [{"d": -1}, {"d": 0}, {"f": -1}, {"minsd": 0}, {"c": -0.1}])
 def test_shrink_trunc_refuses_negative_tuning(kwargs: dict[str, float]) -> None:
     with pytest.raises(UsageError):
         ShrinkTrunc(**kwargs)
@@ -408,6 +408,24 @@ def test_shrink_trunc_keeps_eta_between_null_and_bound() -> None:
         eta = estimator.next_eta(seen, 0.5, upper_bound=1.0, population=None, null_mean=0.5)
         assert 0.5 < eta < 1.0
         seen.push(x)
+
+
+def test_shrink_trunc_refuses_tuning_whose_bounds_cross() -> None:
+    # default c = (η - t)/2 - ε ≈ 0.245; with d = 0.01 the margin c/sqrt(d) ≈ 2.45 > u - t
+    test = AlphaMart(upper_bound=1.0, estimator=ShrinkTrunc(d=0.01))
+    with pytest.raises(UsageError, match="bounds cross"):
+        test.test([1.0])
+
+
+class _WildEstimator:
+    def next_eta(self, seen: risk.DrawsSoFar, null_mean_now: float, *, upper_bound: float,
+                 population: int | None, null_mean: float) -> float:
+        return 2.0
+
+
+def test_alpha_refuses_an_estimator_that_bets_outside_zero_u() -> None:
+    with pytest.raises(UsageError, match="eta must be in"):
+        AlphaMart(upper_bound=1.0, estimator=_WildEstimator()).test([1.0])
 
 
 def test_kaplan_markov_mean_zero_value_with_no_padding_ends_the_test() -> None:
