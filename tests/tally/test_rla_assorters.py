@@ -288,3 +288,15 @@ def test_rejects_assertion_with_margin_outside_the_bound() -> None:
         Assertion(assorter, -0.1, 100, 10, 20)
     with pytest.raises(UsageError, match="population"):
         Assertion(assorter, 0.1, 0, 10, 0)
+
+
+def test_only_a_supermajority_contest_has_a_share() -> None:
+    assert BOND.supermajority_share == pytest.approx(2 / 3)
+    with pytest.raises(UsageError, match="not a supermajority"):
+        _ = MAYOR.supermajority_share
+
+
+@pytest.mark.parametrize("population", [1.0, True, "100"])
+def test_rejects_assertion_population_that_is_not_a_count(population: object) -> None:
+    with pytest.raises(UsageError, match="population"):
+        Assertion(Assorter(MAYOR, "alice", "bob"), 0.1, population, 10, 0)  # type: ignore[arg-type]

@@ -135,3 +135,12 @@ def test_arbitrary_text_is_a_manifest_or_an_encoding_error(text: str) -> None:
     with contextlib.suppress(EncodingError):
         manifest = parse_batch_manifest_csv("Batch Name,Number of Ballots\n" + text)
         assert manifest.total_ballots >= 0
+
+
+def test_refuses_a_file_too_large_to_be_a_manifest(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tally.batch_manifest._MAX_FILE_BYTES", 64)
+    path = tmp_path / "big.csv"
+    path.write_text("Batch Name,Number of Ballots\n" + "pct 1,2\n" * 10, encoding="utf-8")
+    with pytest.raises(EncodingError, match="larger than 64 bytes"):
+        read_batch_manifest_csv(path)

@@ -472,3 +472,57 @@ def test_polling_pilot_interleaves_starting_with_a_loser_vote() -> None:
         polling_pilot_values(winner_votes=3, loser_votes=2, population=4)
     with pytest.raises(UsageError, match="more votes than the loser"):
         polling_pilot_values(winner_votes=2, loser_votes=2, population=4)
+
+
+# --- refusals not covered above ----------------------------------------------------------------
+
+
+def test_iterated_expected_size_refuses_counts_that_never_settle() -> None:
+    # rlacalc returns NaN for the same inputs: the counts oscillate between two sizes.
+    with pytest.raises(UsageError, match="does not settle"):
+        kaplan_markov_expected_sample_size_iterated(
+            risk_limit=0.01, diluted_margin=0.005, rates=ErrorRates(o1=0.003, o2=0.0001),
+            round_up_2=True)
+
+
+def test_bravo_sample_size_with_an_unopposed_winner_already_confirmed_is_zero() -> None:
+    assert bravo_sample_size(risk_limit=0.05, winner_votes=50, loser_votes=0, ballots=100,
+                             quantile=0.9, winner_sampled=5) == 0
+    assert bravo_sample_size(risk_limit=0.05, winner_votes=50, loser_votes=0, ballots=100,
+                             quantile=0.9, winner_sampled=4) == 2
+
+
+def test_bravo_completion_probability_needs_an_opposed_winner_and_is_one_when_done() -> None:
+    with pytest.raises(UsageError, match="loser with votes"):
+        bravo_completion_probability(risk_limit=0.1, winner_votes=50, loser_votes=0,
+                                     ballots=100, sample_size=10)
+    assert bravo_completion_probability(risk_limit=0.1, winner_votes=60, loser_votes=40,
+                                        ballots=100, sample_size=10, winner_sampled=100) == 1.0
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0])
+def test_optimal_comparison_refuses_a_rate_outside_zero_one(rate: float) -> None:
+    with pytest.raises(UsageError, match="error rate 2"):
+        OptimalComparison(rate)
+
+
+@pytest.mark.parametrize("population", [0, -5, 2.5])
+def test_alpha_refuses_a_population_that_is_not_a_positive_count(population: object) -> None:
+    with pytest.raises(UsageError, match="population"):
+        AlphaMart(upper_bound=1.0, estimator=FixedEta(0.6),
+                  population=population)  # type: ignore[arg-type]
+
+
+def test_kaplan_tests_refuse_a_null_mean_that_is_not_positive() -> None:
+    with pytest.raises(UsageError, match="null mean"):
+        KaplanMarkovMean(null_mean=0)
+    with pytest.raises(UsageError, match="null mean"):
+        KaplanKolmogorov(population=10, null_mean=-1)
+    with pytest.raises(UsageError, match="population"):
+        KaplanKolmogorov(population=0)
+
+
+def test_kaplan_kolmogorov_confirms_once_the_draws_exceed_the_null_total() -> None:
+    # N = 2, t = 1/2, g = 0: the first draw of 2 already exceeds N t = 1 (μ'_2 < 0).
+    result = KaplanKolmogorov(population=2, g=0).test([2.0, 0.0])
+    assert result.p_history[-1] == 0.0
