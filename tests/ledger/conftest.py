@@ -1,0 +1,58 @@
+"""Fixtures for the ledger store tests: every store test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``tests/pgcluster.py``: one throwaway cluster per pytest session —
+that is, per xdist worker, each in its own directory with its own socket and port — and a
+fresh database per test. Missing binaries skip those tests, or fail them under CI=true.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# tests/pgcluster.py is shared with other test packages and the benchmarks; make the
+# repository root importable however pytest was started (`pytest` or `python -m pytest`).
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from e2e.ledger.store import SqlLogStore, open_store  # noqa: E402
+from tests.pgcluster import PgCluster, require_postgres, start_cluster  # noqa: E402
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    cluster = start_cluster(require_postgres())
+    yield cluster
+    cluster.stop()
+
+
+def new_store_url(request: pytest.FixtureRequest, backend: str, directory: Path) -> str:
+    """A URL or path for an empty store of ``backend``. On PostgreSQL each store gets a
+    schema of its own (its search_path), dropped when the requesting test ends."""
+    if backend == "sqlite":
+        return str(directory / f"ledger-{uuid.uuid4().hex[:8]}.sqlite")
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    name = f"ledger_{uuid.uuid4().hex[:12]}"
+    url = cluster.create_schema(name)
+    request.addfinalizer(lambda: cluster.drop_schema(name))
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where to open an empty store, once per backend."""
+    return new_store_url(request, request.param, tmp_path)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[SqlLogStore]:
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
