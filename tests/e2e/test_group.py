@@ -341,6 +341,12 @@ def test_rejects_boolean_exponent() -> None:
         ElementModQ(False, TEST_GROUP)  # type: ignore[arg-type]
 
 
+@GROUPS
+def test_secret_power_by_zero_is_one(group: GroupParameters) -> None:
+    # GMP's constant-time powmod refuses exponent 0; a zero coefficient is still legal.
+    assert group.generator.pow_secret(group.zero_exponent()).is_one()
+
+
 def test_zero_exponent_has_no_inverse() -> None:
     with pytest.raises(InvalidExponent, match="no inverse"):
         TEST_GROUP.zero_exponent().inverse()
