@@ -38,6 +38,7 @@ _TOOLS = ("initdb", "pg_ctl", "postgres")
 _SUPERUSER = "paperchain"  # the database role the tests connect as (trust auth, local only)
 _FALLBACK_SYSTEM_USER = "paperchain-pg"
 _CONF_NAME = "paperchain.conf"
+_DEBIAN_ROOT = Path("/usr/lib/postgresql")  # one bin/ per installed major version
 
 
 class PostgresUnavailable(RuntimeError):
@@ -56,7 +57,7 @@ def find_bindir(env: Mapping[str, str] | None = None) -> Path | None:
         match = re.fullmatch(r"\d+", path.parent.name)
         return int(match.group()) if match else -1
 
-    candidates.extend(sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=major, reverse=True))
+    candidates.extend(sorted(_DEBIAN_ROOT.glob("*/bin"), key=major, reverse=True))
     on_path = shutil.which("initdb", path=env.get("PATH"))
     if on_path:
         candidates.append(Path(on_path).parent)

@@ -8,7 +8,6 @@ fresh database per test. Missing binaries skip those tests, or fail them under C
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,9 +20,8 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from e2e.ledger.store import SqlLogStore, open_store  # noqa: E402
+from tests.ledger.store_helpers import BACKENDS, new_store_url  # noqa: E402
 from tests.pgcluster import PgCluster, require_postgres, start_cluster  # noqa: E402
-
-BACKENDS = ["sqlite", "postgres"]
 
 
 @pytest.fixture(scope="session")
@@ -31,18 +29,6 @@ def pg_cluster() -> Iterator[PgCluster]:
     cluster = start_cluster(require_postgres())
     yield cluster
     cluster.stop()
-
-
-def new_store_url(request: pytest.FixtureRequest, backend: str, directory: Path) -> str:
-    """A URL or path for an empty store of ``backend``. On PostgreSQL each store gets a
-    schema of its own (its search_path), dropped when the requesting test ends."""
-    if backend == "sqlite":
-        return str(directory / f"ledger-{uuid.uuid4().hex[:8]}.sqlite")
-    cluster: PgCluster = request.getfixturevalue("pg_cluster")
-    name = f"ledger_{uuid.uuid4().hex[:12]}"
-    url = cluster.create_schema(name)
-    request.addfinalizer(lambda: cluster.drop_schema(name))
-    return url
 
 
 @pytest.fixture(params=BACKENDS)

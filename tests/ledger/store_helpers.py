@@ -1,4 +1,5 @@
-"""What the store tests share: a toy envelope format and a full check of a store.
+"""What the store tests share: where to open a store, a toy envelope format, and a full
+check of a store.
 
 The store never parses envelopes; these tests give it the simplest chained format,
 ``u64(index) ‖ previous leaf hash ‖ entry``, so a test (or the crash test's parent) can
@@ -7,8 +8,28 @@ check every link and every stored leaf hash from the envelopes alone.
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+
+import pytest
+
 from e2e.ledger.store import GENESIS_PREVIOUS_HASH, LogStore, PendingEntry
 from e2e.merkle import leaf_hash, root_from_leaf_hashes
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def new_store_url(request: pytest.FixtureRequest, backend: str, directory: Path) -> str:
+    """A URL or path for an empty store of ``backend``. On PostgreSQL each store gets a
+    schema of its own (its search_path) in the session's cluster (the ``pg_cluster``
+    fixture), dropped when the requesting test or fixture ends."""
+    if backend == "sqlite":
+        return str(directory / f"ledger-{uuid.uuid4().hex[:8]}.sqlite")
+    cluster = request.getfixturevalue("pg_cluster")
+    name = f"ledger_{uuid.uuid4().hex[:12]}"
+    url = str(cluster.create_schema(name))
+    request.addfinalizer(lambda: cluster.drop_schema(name))
+    return url
 
 
 def make_envelope(index: int, previous: bytes, entry: bytes) -> bytes:

@@ -461,19 +461,39 @@ def test_sqlite_store_uses_wal_and_synchronous_full(tmp_path: Path) -> None:
     connection.close()
 
 
+def test_sqlite_store_sets_synchronous_full_whatever_the_build_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Builds differ (SQLITE_DEFAULT_WAL_SYNCHRONOUS may be NORMAL): start from OFF.
+    from e2e.ledger import store_sqlite
+
+    real_connect = sqlite3.connect
+
+    def connect_unsynchronized(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connection = real_connect(*args, **kwargs)
+        connection.execute("PRAGMA synchronous=OFF")
+        return connection
+
+    monkeypatch.setattr(store_sqlite.sqlite3, "connect", connect_unsynchronized)
+    with open_store(tmp_path / "ledger.sqlite") as store:
+        assert store.durability()["synchronous"] == "FULL"
+
+
 @pytest.mark.parametrize("location", [":memory:", ""])
 def test_sqlite_store_without_wal_is_refused(location: str) -> None:
     with pytest.raises(UsageError, match="refused write-ahead logging"):
         SqliteLogStore(location)
 
 
-def test_postgres_store_commits_synchronously(pg_cluster: Any) -> None:
-    url = pg_cluster.create_database("durability_check")
+def test_postgres_store_commits_synchronously_even_if_the_session_would_not(
+    pg_cluster: Any,
+) -> None:
+    url = pg_cluster.create_schema("durability_check")
     try:
-        with open_store(url) as store:
+        with open_store(url + "%20-csynchronous_commit%3Doff") as store:
             assert store.durability() == {"synchronous_commit": "on"}
     finally:
-        pg_cluster.drop_database("durability_check")
+        pg_cluster.drop_schema("durability_check")
 
 
 def test_open_store_reads_sqlite_urls_and_paths(
@@ -490,7 +510,15 @@ def test_open_store_reads_sqlite_urls_and_paths(
         assert store.size() == 0
 
 
-@pytest.mark.parametrize("location", ["mysql://host/db", "", "sqlite://memory"])
-def test_open_store_refuses_unknown_locations(location: str) -> None:
-    with pytest.raises(UsageError):
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("mysql://host/db", "unknown store URL scheme"),
+        ("sqlite://memory", "unknown store URL scheme"),
+        ("", "non-empty path or URL"),
+        (b"ledger.sqlite", "non-empty path or URL"),
+    ],
+)
+def test_open_store_refuses_unknown_locations(location: Any, reason: str) -> None:
+    with pytest.raises(UsageError, match=reason):
         open_store(location)
