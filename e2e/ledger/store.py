@@ -464,7 +464,9 @@ class SqlLogStore(ABC):
     # ------------------------------------------------------------------------ reads
 
     def _size(self) -> int:
-        return int(self._query("SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_leaves")[0][0])
+        # Bare MAX(idx): both databases answer it from the end of the primary key index.
+        largest = self._query("SELECT MAX(idx) FROM ledger_leaves")[0][0]
+        return 0 if largest is None else int(largest) + 1
 
     def size(self) -> int:
         with self._lock:
@@ -553,10 +555,14 @@ class SqlLogStore(ABC):
             ):
                 found[0, int(index)] = bytes(digest)
         if inner:
+            # A join with the wanted (level, idx) pairs, not `(level, idx) IN (VALUES ...)`:
+            # SQLite answers the latter by scanning every node; this is one primary-key
+            # probe per pair, in both databases.
             marks = ", ".join(["(?, ?)"] * len(inner))
             params = [value for node in inner for value in node]
             for level, index, digest in self._query(
-                f"SELECT level, idx, hash FROM ledger_nodes WHERE (level, idx) IN (VALUES {marks})",
+                f"SELECT n.level, n.idx, n.hash FROM (VALUES {marks}) AS w "
+                "JOIN ledger_nodes AS n ON n.level = w.column1 AND n.idx = w.column2",
                 params,
             ):
                 found[int(level), int(index)] = bytes(digest)
