@@ -16,7 +16,8 @@ import gmpy2
 from gmpy2 import mpz
 
 from e2e.errors import DecryptionError, UsageError
-from e2e.group import ElementModP, ElementModQ, GroupParameters
+from e2e.fixedbase import powerer
+from e2e.group import ElementModP, ElementModQ, GroupParameters, _trusted_p
 
 __all__ = ["Ciphertext", "discrete_log", "encrypt", "homomorphic_sum"]
 
@@ -46,16 +47,23 @@ class Ciphertext:
         return Ciphertext(group.one, group.one)
 
 
-def encrypt(message: int, nonce: ElementModQ, public_key: ElementModP) -> Ciphertext:
-    """Encrypt a small non-negative integer ``message`` with ``nonce`` under ``public_key``."""
+def encrypt(message: int, nonce: ElementModQ, public_key: ElementModP, *,
+            window: int | None = None) -> Ciphertext:
+    """Encrypt a small non-negative integer ``message`` with ``nonce`` under ``public_key``.
+
+    g^r, g^m and K^r are fixed-base exponentiations (``e2e.fixedbase``; ``window`` picks
+    the table size, the group's default when None).
+    """
     group = public_key.group
     if isinstance(message, bool) or not isinstance(message, int) or message < 0:
         raise UsageError("the plaintext must be a non-negative integer")
     if nonce.is_zero():
         raise UsageError("a zero nonce would publish the plaintext")
-    alpha = group.g_pow(nonce)
-    beta = group.g_pow(message) * (public_key ** nonce)
-    return Ciphertext(alpha, beta)
+    g_pow = powerer(group, group.g, window)
+    k_pow = powerer(group, public_key.value, window)
+    alpha = g_pow(nonce.value)
+    beta = g_pow(message % int(group.q)) * k_pow(nonce.value) % group.p
+    return Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group))
 
 
 def homomorphic_sum(group: GroupParameters, ciphertexts: Iterable[Ciphertext]) -> Ciphertext:
