@@ -4,9 +4,11 @@ docs/spec.md §13.1. Layout::
 
     RECORD/
       record.json     {"version": 1, "election_id", "entries": N, "root": hex32,
-                       "head": <the signed tree head of size N, if the ledger has one>,
+                       "head": {"version": 1, "note": <the final cosigned head, of size N>},
                        "software": "paperchain <version>"}
       ledger.bin      "PCLOG1\\n" then, per envelope in index order, u32be(length) ‖ envelope
+      heads.jsonl     one {"version": 1, "note": <signed note>} per line: every head that
+                      reached the witness threshold, oldest first (e2e.ledger.heads)
       manifest.json   the manifest's exact bytes (a convenience copy; must equal the setup's)
 
 The record is assembled in a temporary directory beside the target and renamed into
@@ -21,7 +23,7 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -86,8 +88,15 @@ class RecordSummary:
 
 
 def export_record(envelopes: Iterable[bytes], manifest_bytes: bytes, election_id: str,
-                  directory: Path, head: dict[str, Any] | None = None) -> RecordSummary:
-    """Write a record of ``envelopes`` into ``directory``, which must not exist yet."""
+                  directory: Path, head: dict[str, Any] | None = None,
+                  heads: Sequence[str] = ()) -> RecordSummary:
+    """Write a record of ``envelopes`` into ``directory``, which must not exist yet.
+
+    ``heads`` are the signed notes of the heads history, oldest first; the last one is
+    the record's final ``head`` unless ``head`` is given.
+    """
+    if heads and head is None:
+        head = {"version": 1, "note": heads[-1]}
     directory = Path(directory)
     if directory.exists():
         raise UsageError(f"{directory} already exists: a record is never overwritten")
@@ -104,6 +113,9 @@ def export_record(envelopes: Iterable[bytes], manifest_bytes: bytes, election_id
             handle.flush()
             os.fsync(handle.fileno())
         (staging / "manifest.json").write_bytes(manifest_bytes)
+        if heads:
+            (staging / "heads.jsonl").write_bytes(b"".join(
+                canonical_json({"version": 1, "note": note}) + b"\n" for note in heads))
         summary = RecordSummary(election_id, roots.size, roots.root(), head, software_version())
         document: dict[str, Any] = {
             "version": 1, "election_id": election_id, "entries": summary.entries,
@@ -143,6 +155,36 @@ class RecordReader:
             self.manifest_bytes = (self.directory / "manifest.json").read_bytes()
         except OSError:
             raise RecordError("manifest.json missing", str(self.directory)) from None
+
+    def head_notes(self) -> list[str]:
+        """The heads history (signed notes, oldest first); empty if the record has none."""
+        path = self.directory / "heads.jsonl"
+        try:
+            lines = path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return []
+        except OSError:
+            raise RecordError("heads.jsonl is unreadable", str(self.directory)) from None
+        notes = []
+        for number, line in enumerate(lines, start=1):
+            where = f"{path} line {number}"
+            obj = ObjectReader(parse_json_object(line, where), where)
+            obj.version([1])
+            notes.append(obj.string("note", 1 << 16))
+            obj.done()
+        return notes
+
+    def final_note(self) -> str | None:
+        """The signed note of record.json's final head, if it names one."""
+        head = self.summary.head
+        if head is None:
+            return None
+        where = f"{self.directory / 'record.json'}.head"
+        obj = ObjectReader(head, where)
+        obj.version([1])
+        note = obj.string("note", 1 << 16)
+        obj.done()
+        return note
 
     def envelopes(self) -> Iterator[bytes]:
         """Each envelope in order; at the end, the count and root are checked."""

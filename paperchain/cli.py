@@ -27,6 +27,7 @@ _GROUPS: tuple[tuple[str, str], ...] = (
     ("paperchain.commands.counting", "decrypt"),
     ("paperchain.commands.demo", "demo"),
     ("paperchain.commands.verify", "verify"),
+    ("paperchain.commands.receipt", "receipt"),
     ("paperchain.commands.audit", "audit"),
 )
 
@@ -38,13 +39,14 @@ def cli() -> None:
 
     \b
     Roles and their commands:
-      ledger     the ledger operator: create the ledger, export the record
+      ledger     the ledger operator and witnesses: create, serve, witness, check, export
       election   officials: setup, key ceremony close, opening and closing the polls
       trustee    guardians: key ceremony and decryption shares
       vote       a voting device's library, from the command line
       tally      homomorphic tally of the cast ballots
       decrypt    combine trustees' shares into verified results
       verify     anyone: check a whole election record
+      receipt    voters: check a receipt against the ledger and its witnesses
       audit      auditors: risk-limiting audit calculations and sampling
       demo       run a whole election end to end on this machine
 

@@ -6,7 +6,9 @@ ledger; three kiosks in two polling places take a few hundred simulated voters,
 some of whom challenge a ballot before casting; the polls close; the official
 publishes the encrypted tally; trustees 1 and 3 decrypt (trustee 2 stays away); the
 results are combined; the public record is exported to ``OUT/record`` and verified
-by the same code ``paperchain verify`` runs.
+by the same code ``paperchain verify`` runs. The ledger runs as a real HTTP service on
+127.0.0.1 with two witnesses (``paperchain.demo_network``) that cosign its heads; every
+role talks to it over HTTP, and the tally starts at a head both witnesses cosigned.
 
 The passphrases are fixed demo values, printed in ``OUT/README.txt``: a demo is not
 an election.
@@ -28,17 +30,17 @@ from e2e.errors import CeremonyError, UsageError
 from e2e.group import STANDARD, TEST_GROUP
 from e2e.identity import WriterIdentity
 from e2e.keystore import MODERATE_LIMITS, KdfLimits
-from e2e.ledger.client import LocalLedger, Writer
+from e2e.ledger.client import LedgerClient, Writer
 from e2e.ledger.directory import init_ledger_directory
 from e2e.ledger.types import EntryType
 from e2e.manifest import Contest, Manifest
 from e2e.official import advance_ceremony, build_setup, close_voting, open_voting
-from e2e.record import RecordReader, export_record
+from e2e.record import RecordReader
 from e2e.setup import Role
 from e2e.trustee import TrusteeWorkspace
 from e2e.verify import VerificationReport
 from e2e.voting import VotingDevice
-from paperchain.wiring import open_local_ledger
+from paperchain.demo_network import WITNESS_THRESHOLD, WITNESSES, DemoNetwork
 from tally.results import Results
 from tally.verify import verify_record
 from tally.workflow import decrypt_as_trustee, publish_results, publish_tally
@@ -160,38 +162,49 @@ def run_demo(config: DemoConfig, reporter: Reporter | None = None) -> DemoOutcom
                for device_id, location in DEVICES]
     ledger_config = init_ledger_directory(out / "ledger", election_id=election_id,
                                           test_group=config.test_group)
-    ledger, _ = open_local_ledger(out / "ledger")
-    setup = build_setup(
-        manifest=manifest, group=group, threshold=THRESHOLD,
-        trustees=[t.card.info() for t in trustees],
-        officials=[(official.card.writer_id, official.card.key)],
-        devices=[(d.card.writer_id, d.card.key, d.card.location) for d in devices],
-        operator_key=ledger_config.operator_key, log_origin=ledger_config.origin)
-    official_writer = Writer(ledger, official.key, official.card.writer_id)
-    official_writer.write(EntryType.SETUP, setup.to_payload())
-    reporter.step(f"Setup on the ledger: {TRUSTEES} trustees, threshold {THRESHOLD}, "
-                  f"{len(devices)} kiosks, manifest {manifest.digest.hex()[:16]}…")
+    network = DemoNetwork.start(out, election_id, config.test_group)
+    reporter.step(f"Ledger service on {network.url}; witnesses "
+                  f"{', '.join(WITNESSES)} ({WITNESS_THRESHOLD}-of-{len(WITNESSES)})")
+    try:
+        ledger = network.ledger
+        setup = build_setup(
+            manifest=manifest, group=group, threshold=THRESHOLD,
+            trustees=[t.card.info() for t in trustees],
+            officials=[(official.card.writer_id, official.card.key)],
+            devices=[(d.card.writer_id, d.card.key, d.card.location) for d in devices],
+            witnesses=network.witness_infos(), witness_threshold=WITNESS_THRESHOLD,
+            operator_key=ledger_config.operator_key, log_origin=ledger_config.origin)
+        official_writer = Writer(ledger, official.key, official.card.writer_id)
+        official_writer.write(EntryType.SETUP, setup.to_payload())
+        reporter.step(f"Setup on the ledger: {TRUSTEES} trustees, threshold {THRESHOLD}, "
+                      f"{len(devices)} kiosks, manifest {manifest.digest.hex()[:16]}…")
+        network.sync_witnesses(reporter.step)
 
-    context = _ceremony(ledger, official_writer, trustees, config, reporter)
-    open_voting(official_writer, "polls open (demo)")
-    outcome_counts = _voting(context, ledger, devices, config, reporter)
-    close_voting(official_writer, "polls closed (demo)")
-    reporter.step(f"Polls closed: {outcome_counts[0]} ballots cast, "
-                  f"{outcome_counts[1]} challenged and checked")
+        context = _ceremony(ledger, official_writer, trustees, config, reporter)
+        network.sync_witnesses(reporter.step)
+        open_voting(official_writer, "polls open (demo)")
+        outcome_counts = _voting(context, ledger, devices, config, reporter)
+        close_voting(official_writer, "polls closed (demo)")
+        reporter.step(f"Polls closed: {outcome_counts[0]} ballots cast, "
+                      f"{outcome_counts[1]} challenged and checked")
+        network.sync_witnesses(reporter.step)  # the close-of-voting head, cosigned
 
-    results = _tally(ledger, official_writer, trustees, config, reporter)
-    record = out / "record"
-    export_record(ledger.envelopes(0), manifest.source_bytes, election_id, record)
-    reporter.step(f"Public record written to {record}")
-    reader = RecordReader(record)
-    with reporter.progress("Verifying the record", reader.summary.entries) as advance:
-        report = verify_record(record, allow_test_group=config.test_group,
-                               progress=lambda _: advance(1))
+        results = _tally(ledger, official_writer, trustees, config, reporter)
+        network.sync_witnesses(reporter.step)
+        record = out / "record"
+        network.export(record, setup)
+        reporter.step(f"Public record written to {record}")
+        reader = RecordReader(record)
+        with reporter.progress("Verifying the record", reader.summary.entries) as advance:
+            report = verify_record(record, allow_test_group=config.test_group,
+                                   progress=lambda _: advance(1), ledger=ledger)
+    finally:
+        network.stop()
     _write_readme(out, config)
     return DemoOutcome(record, report, results, context, *outcome_counts)
 
 
-def _ceremony(ledger: LocalLedger, official: Writer, trustees: Sequence[TrusteeWorkspace],
+def _ceremony(ledger: LedgerClient, official: Writer, trustees: Sequence[TrusteeWorkspace],
               config: DemoConfig, reporter: Reporter) -> ElectionContext:
     allow = config.test_group
     for _ in range(8):
@@ -212,7 +225,7 @@ def _ceremony(ledger: LocalLedger, official: Writer, trustees: Sequence[TrusteeW
     raise CeremonyError("the demo's key ceremony did not close")
 
 
-def _voting(context: ElectionContext, ledger: LocalLedger, devices: Sequence[WriterIdentity],
+def _voting(context: ElectionContext, ledger: LedgerClient, devices: Sequence[WriterIdentity],
             config: DemoConfig, reporter: Reporter) -> tuple[int, int]:
     kiosks = [VotingDevice(context, ledger, d.key, d.card.writer_id, "election-day")
               for d in devices]
@@ -236,7 +249,7 @@ def _voting(context: ElectionContext, ledger: LocalLedger, devices: Sequence[Wri
     return cast, challenged
 
 
-def _tally(ledger: LocalLedger, official: Writer, trustees: Sequence[TrusteeWorkspace],
+def _tally(ledger: LedgerClient, official: Writer, trustees: Sequence[TrusteeWorkspace],
            config: DemoConfig, reporter: Reporter) -> Results:
     allow = config.test_group
     size = ledger.size()
@@ -263,6 +276,7 @@ def _write_readme(out: Path, config: DemoConfig) -> None:
         "",
         "  record/      the public election record: check it with `paperchain verify record`",
         "  ledger/      the ledger operator (SQLite store, operator key)",
+        "  witnesses/   witness-1..2: each witness's key and its own copy of the ledger",
         "  trustees/    trustee-1..3: each trustee's key share, encrypted at rest",
         "  official/    the election official's signing key, encrypted at rest",
         "  devices/     the kiosks' signing keys, encrypted at rest",

@@ -13,10 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from e2e.errors import RecordError
+from e2e.errors import PaperchainError, RecordError
 from e2e.ledger.entry import Entry
+from e2e.ledger.heads import CosignedHead, decode_note
+from e2e.ledger.history import (
+    RootSnapshots,
+    check_heads_history,
+    compare_with_ledger,
+    parse_notes,
+)
+from e2e.ledger.node import LedgerView
 from e2e.ledger.types import EntryType
 from e2e.record import RecordReader
+from e2e.setup import ElectionSetup
 from e2e.verify import RecordVerifier, VerificationReport
 from tally.aggregate import TallyStatement, check_statement, statement_from_aggregate
 from tally.decrypt import DecryptionShare, combine, verify_share
@@ -50,8 +59,14 @@ class TallyChecker:
             if verifier.voting_close_index is None:
                 raise RecordError("tally before the close of voting")
             statement = TallyStatement.from_payload(entry.payload, context, "tally")
-            expected = statement_from_aggregate(context, verifier.aggregate,
-                                                verifier.voting_close_index)
+            if not verifier.voting_close_index < statement.close_head_size <= index:
+                raise RecordError(f"the tally names the head of size "
+                                  f"{statement.close_head_size}: it must cover the close of "
+                                  f"voting (entry {verifier.voting_close_index}) and precede "
+                                  f"the tally (entry {index})")
+            expected = statement_from_aggregate(
+                context, verifier.aggregate, verifier.voting_close_index,
+                close_head=(statement.close_head_size, statement.close_head_root))
             check_statement(statement, expected)
             self.statement, self.tally_index = statement, index
             verifier.report.facts["tally_index"] = index
@@ -125,17 +140,62 @@ def verify_election(
 
 
 def verify_record(record: Path, *, allow_test_group: bool = False, require_results: bool = True,
-                  progress: Callable[[int], None] | None = None) -> VerificationReport:
-    """What ``paperchain verify RECORD`` runs: the pass, the record's root and manifest copy."""
+                  progress: Callable[[int], None] | None = None,
+                  ledger: LedgerView | None = None) -> VerificationReport:
+    """What ``paperchain verify RECORD`` runs: the pass, the record's root and manifest copy,
+    its heads history (docs/spec/ledger-service.md §6) and, given ``ledger``, that the
+    record and the live ledger agree entry for entry."""
     reader = RecordReader(record)
+    heads_problem: PaperchainError | None = None
+    try:
+        heads = parse_notes(reader.head_notes())
+        final_note = reader.final_note()
+        final = None if final_note is None else decode_note(final_note, "record.json head")
+    except PaperchainError as err:
+        heads, final, heads_problem = [], None, err
+    snapshots = RootSnapshots(head.size for head in heads)
     report, verifier = verify_election(
-        reader.envelopes(), election_id=reader.summary.election_id,
+        snapshots.watch(reader.envelopes()), election_id=reader.summary.election_id,
         allow_test_group=allow_test_group, require_results=require_results, progress=progress)
     setup = verifier.state.setup
     if setup is not None and setup.manifest.source_bytes != reader.manifest_bytes:
         report.fail("record manifest.json", "differs from the manifest in the setup entry")
+    if heads_problem is not None:
+        report.fail_with(heads_problem, "record heads")
+    elif setup is not None:
+        _check_heads(report, verifier, setup, heads, final, snapshots, require_results)
+    if ledger is not None:
+        problems = compare_with_ledger(RecordReader(record).envelopes(), ledger, final)
+        for where, problem in problems:
+            report.fail(where, problem)
+        if not problems:
+            report.passed("record and live ledger agree entry for entry", snapshots.size)
     report.facts["ballots_per_contest"] = dict(verifier.aggregate.ballots_per_contest)
     report.facts["challenged_ballots"] = len(verifier.challenged_codes)
     if setup is not None:
         report.facts["manifest"] = setup.manifest
     return report
+
+
+def _check_heads(report: VerificationReport, verifier: RecordVerifier, setup: ElectionSetup,
+                 heads: list[CosignedHead], final: CosignedHead | None,
+                 snapshots: RootSnapshots, require_results: bool) -> None:
+    outcome = check_heads_history(setup, heads, snapshots, final=final, entries=snapshots.size,
+                                  require_complete=require_results)
+    for where, problem in outcome.problems:
+        report.fail(where, problem)
+    if outcome.checked:
+        report.passed("signed heads (signature, k-of-n cosignatures, root, time)", outcome.checked)
+    if final is not None:
+        report.facts["final_head"] = {"size": final.size, "root": final.root.hex()}
+    checker = verifier.checker(TallyChecker)
+    statement = checker.statement
+    if statement is None:
+        return
+    accepted = outcome.accepted.get(statement.close_head_size)
+    if accepted is None or accepted.root != statement.close_head_root:
+        report.fail(f"ledger entry {checker.tally_index} (tally)",
+                    f"the close-of-voting head it names (size {statement.close_head_size}) is "
+                    "not in the record's heads history with enough witness cosignatures")
+    else:
+        report.passed("tally at a witness-cosigned close-of-voting head")

@@ -17,7 +17,7 @@ from paperchain.commands.common import (
     stderr,
 )
 from paperchain.commands.render import results_tables
-from paperchain.wiring import open_local_ledger
+from paperchain.wiring import open_ledger
 from tally.workflow import publish_results, publish_tally
 
 __all__ = ["decrypt", "tally"]
@@ -26,20 +26,20 @@ OFFICIAL_OPTION = click.option(
     "--official", "official_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
     required=True, help="The official's directory.")
 LEDGER_OPTION = click.option(
-    "--ledger", "ledger_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True, help="The ledger directory.")
+    "--ledger", "ledger_dir", required=True,
+    help="The ledger: its directory, or the URL of its service (http://HOST:PORT).")
 
 
 @click.command()
 @OFFICIAL_OPTION
 @LEDGER_OPTION
 @passphrase_option
-def tally(official_dir: Path, ledger_dir: Path, passphrase_file: Path | None) -> None:
+def tally(official_dir: Path, ledger_dir: str, passphrase_file: Path | None) -> None:
     """Publish the encrypted tally: the product of exactly the valid cast ballots.
 
     Verifies the whole ledger first; refuses if anything fails or the polls are open.
     """
-    client, config = open_local_ledger(ledger_dir)
+    client, config = open_ledger(ledger_dir)
     identity = WriterIdentity.open(official_dir, read_passphrase(passphrase_file, "the official"))
     writer = Writer(client, identity.key, identity.card.writer_id)
     with RichReporter().progress("Verifying and tallying", client.size()) as advance:
@@ -52,9 +52,9 @@ def tally(official_dir: Path, ledger_dir: Path, passphrase_file: Path | None) ->
 @OFFICIAL_OPTION
 @LEDGER_OPTION
 @passphrase_option
-def decrypt(official_dir: Path, ledger_dir: Path, passphrase_file: Path | None) -> None:
+def decrypt(official_dir: Path, ledger_dir: str, passphrase_file: Path | None) -> None:
     """Combine the trustees' verified shares (at least k) into the results, and show them."""
-    client, config = open_local_ledger(ledger_dir)
+    client, config = open_ledger(ledger_dir)
     identity = WriterIdentity.open(official_dir, read_passphrase(passphrase_file, "the official"))
     writer = Writer(client, identity.key, identity.card.writer_id)
     with RichReporter().progress("Verifying and combining", client.size()) as advance:

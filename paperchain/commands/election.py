@@ -10,26 +10,28 @@ from e2e.group import STANDARD, TEST_GROUP
 from e2e.identity import WriterIdentity
 from e2e.ledger.client import Writer
 from e2e.ledger.types import EntryType
+from e2e.ledger.witness import read_witness_card
 from e2e.manifest import Manifest
 from e2e.official import abort_ceremony, advance_ceremony, build_setup, close_voting, open_voting
 from e2e.setup import Role
 from e2e.trustee import TrusteeCard
 from paperchain.commands.common import console, passphrase_option, read_passphrase, stderr
-from paperchain.wiring import open_local_ledger
+from paperchain.wiring import open_ledger
 
 __all__ = ["election"]
 
 LEDGER_OPTION = click.option(
-    "--ledger", "ledger_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True, help="The ledger directory (see `paperchain ledger init`).")
+    "--ledger", "ledger_dir", required=True,
+    help="The ledger: its directory (see `paperchain ledger init`), or the URL of its service "
+         "(http://HOST:PORT).")
 OFFICIAL_OPTION = click.option(
     "--official", "official_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
     required=True, help="The official's directory (see `paperchain election official-init`).")
 
 
-def _official_writer(official_dir: Path, ledger_dir: Path, passphrase_file: Path | None
+def _official_writer(official_dir: Path, ledger_dir: str, passphrase_file: Path | None
                      ) -> tuple[Writer, bool]:
-    client, config = open_local_ledger(ledger_dir)
+    client, config = open_ledger(ledger_dir)
     identity = WriterIdentity.open(official_dir, read_passphrase(passphrase_file, "the official"))
     return Writer(client, identity.key, identity.card.writer_id), config.test_group
 
@@ -82,9 +84,16 @@ def official_init(directory: Path, election_id: str, writer_id: str,
               help="A trustee's trustee.json (or its directory); once per trustee.")
 @click.option("--device", "device_dirs", type=click.Path(exists=True, path_type=Path),
               multiple=True, help="A kiosk's directory (its writer.json); once per device.")
+@click.option("--witness", "witness_dirs", type=click.Path(exists=True, path_type=Path),
+              multiple=True, help="A witness's directory or witness.json (see `paperchain "
+                                  "ledger witness init`); once per witness.")
+@click.option("--witness-threshold", type=click.IntRange(0, 64),
+              help="How many witnesses must cosign a head for voters, trustees and verifiers "
+                   "to accept it. Default: every witness given.")
 @passphrase_option
-def setup(official_dir: Path, ledger_dir: Path, manifest_path: Path, threshold: int,
+def setup(official_dir: Path, ledger_dir: str, manifest_path: Path, threshold: int,
           trustee_cards: tuple[Path, ...], device_dirs: tuple[Path, ...],
+          witness_dirs: tuple[Path, ...], witness_threshold: int | None,
           passphrase_file: Path | None) -> None:
     """Write the election setup, the ledger's first entry.
 
@@ -98,16 +107,20 @@ def setup(official_dir: Path, ledger_dir: Path, manifest_path: Path, threshold: 
         card_path = path / "trustee.json" if path.is_dir() else path
         cards.append(TrusteeCard.from_json(card_path.read_bytes(), str(card_path)))
     devices = [WriterIdentity.read_card(path) for path in device_dirs]
-    _, config = open_local_ledger(ledger_dir)
+    witnesses = [read_witness_card(path) for path in witness_dirs]
+    _, config = open_ledger(ledger_dir)
     official = WriterIdentity.read_card(official_dir)
     election_setup = build_setup(
         manifest=manifest, group=TEST_GROUP if test_group else STANDARD, threshold=threshold,
         trustees=[c.info() for c in cards], officials=[(official.writer_id, official.key)],
         devices=[(d.writer_id, d.key, d.location) for d in devices],
+        witnesses=witnesses,
+        witness_threshold=len(witnesses) if witness_threshold is None else witness_threshold,
         operator_key=config.operator_key, log_origin=config.origin)
     result = writer.write(EntryType.SETUP, election_setup.to_payload())
     stderr.print(f"Setup written at ledger index {result.index}: {len(cards)} trustees, "
-                 f"threshold {threshold}, {len(devices)} devices")
+                 f"threshold {threshold}, {len(devices)} devices, "
+                 f"{election_setup.witness_threshold}-of-{len(witnesses)} witnesses")
     console.print(election_setup.base_hash().hex())
 
 
@@ -120,7 +133,7 @@ def setup(official_dir: Path, ledger_dir: Path, manifest_path: Path, threshold: 
 @click.option("--reason", default="did not answer in time", show_default=True,
               help="Why the dealer is excluded (published).")
 @passphrase_option
-def ceremony(official_dir: Path, ledger_dir: Path, abort_dealer: tuple[int, ...], reason: str,
+def ceremony(official_dir: Path, ledger_dir: str, abort_dealer: tuple[int, ...], reason: str,
              passphrase_file: Path | None) -> None:
     """Close the key ceremony when every trustee has confirmed — or abort it.
 
@@ -141,7 +154,7 @@ def ceremony(official_dir: Path, ledger_dir: Path, abort_dealer: tuple[int, ...]
 @OFFICIAL_OPTION
 @LEDGER_OPTION
 @passphrase_option
-def open_polls(official_dir: Path, ledger_dir: Path, passphrase_file: Path | None) -> None:
+def open_polls(official_dir: Path, ledger_dir: str, passphrase_file: Path | None) -> None:
     """Open the polls: devices may write ballots from now on."""
     writer, _ = _official_writer(official_dir, ledger_dir, passphrase_file)
     stderr.print(f"Polls open (ledger index {open_voting(writer).index})")
@@ -151,7 +164,7 @@ def open_polls(official_dir: Path, ledger_dir: Path, passphrase_file: Path | Non
 @OFFICIAL_OPTION
 @LEDGER_OPTION
 @passphrase_option
-def close_polls(official_dir: Path, ledger_dir: Path, passphrase_file: Path | None) -> None:
+def close_polls(official_dir: Path, ledger_dir: str, passphrase_file: Path | None) -> None:
     """Close the polls: no ballot is accepted afterwards; the tally may start."""
     writer, _ = _official_writer(official_dir, ledger_dir, passphrase_file)
     stderr.print(f"Polls closed (ledger index {close_voting(writer).index})")

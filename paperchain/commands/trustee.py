@@ -14,7 +14,7 @@ from paperchain.commands.common import (
     read_passphrase,
     stderr,
 )
-from paperchain.wiring import open_local_ledger
+from paperchain.wiring import open_ledger
 from tally.workflow import decrypt_as_trustee
 
 __all__ = ["trustee"]
@@ -22,8 +22,8 @@ __all__ = ["trustee"]
 DIR_OPTION = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
                           required=True, help="This trustee's own directory.")
 LEDGER_OPTION = click.option(
-    "--ledger", "ledger_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True, help="The ledger directory.")
+    "--ledger", "ledger_dir", required=True,
+    help="The ledger: its directory, or the URL of its service (http://HOST:PORT).")
 
 
 @click.group()
@@ -57,7 +57,7 @@ def init(directory: Path, election_id: str, index: int, name: str,
 @DIR_OPTION
 @LEDGER_OPTION
 @passphrase_option
-def ceremony(directory: Path, ledger_dir: Path, passphrase_file: Path | None) -> None:
+def ceremony(directory: Path, ledger_dir: str, passphrase_file: Path | None) -> None:
     """Take every key-ceremony step that is due now (run it again until it closes).
 
     \b
@@ -66,7 +66,7 @@ def ceremony(directory: Path, ledger_dir: Path, passphrase_file: Path | None) ->
     about you; confirm the joint key. After the close, the polynomial and the
     received shares are erased; only your key share remains.
     """
-    client, config = open_local_ledger(ledger_dir)
+    client, config = open_ledger(ledger_dir)
     workspace = TrusteeWorkspace.open(directory, read_passphrase(passphrase_file, "the trustee"))
     done = workspace.advance(client, allow_test_group=config.test_group)
     for line in done or ["Nothing to do now: waiting for other trustees or the official"]:
@@ -77,13 +77,13 @@ def ceremony(directory: Path, ledger_dir: Path, passphrase_file: Path | None) ->
 @DIR_OPTION
 @LEDGER_OPTION
 @passphrase_option
-def decrypt(directory: Path, ledger_dir: Path, passphrase_file: Path | None) -> None:
+def decrypt(directory: Path, ledger_dir: str, passphrase_file: Path | None) -> None:
     """Verify the whole ledger, then publish your share of the tally's decryption.
 
     Your software recomputes the encrypted tally from the ledger itself and refuses
     to decrypt anything else.
     """
-    client, config = open_local_ledger(ledger_dir)
+    client, config = open_ledger(ledger_dir)
     workspace = TrusteeWorkspace.open(directory, read_passphrase(passphrase_file, "the trustee"))
     with RichReporter().progress("Verifying before decrypting", client.size()) as advance:
         result = decrypt_as_trustee(workspace, client, allow_test_group=config.test_group,

@@ -11,6 +11,7 @@ from e2e.manifest import Manifest
 from e2e.record import RecordReader
 from paperchain.commands.common import RichReporter, console, stderr
 from paperchain.commands.render import report_json, report_table, results_tables
+from paperchain.wiring import open_ledger
 from tally.results import Results
 from tally.verify import verify_record
 
@@ -24,7 +25,12 @@ __all__ = ["verify"]
 @click.option("--partial", is_flag=True,
               help="Check an election still in progress (no results yet is not a failure).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-def verify(record: Path, test_group: bool, partial: bool, as_json: bool) -> None:
+@click.option("--ledger", "ledger_spec",
+              help="Also check that the record and this live ledger (service URL or "
+                   "directory) agree entry for entry, and that the ledger extends the "
+                   "record's final head.")
+def verify(record: Path, test_group: bool, partial: bool, as_json: bool,
+           ledger_spec: str | None) -> None:
     """Check every claim an election record makes, from the record alone.
 
     \b
@@ -32,7 +38,8 @@ def verify(record: Path, test_group: bool, partial: bool, as_json: bool) -> None
     every ballot (group elements, proofs, style, device signature and chain, no α
     used twice), every challenged ballot (re-encryption), the tally (exactly the valid
     cast ballots), every decryption share (keys derived from the commitments, Lagrange
-    computed here, counts bounded) and the record's Merkle root.
+    computed here, counts bounded), the record's Merkle root, and every signed head
+    (operator signature, k-of-n witness cosignatures, root, strictly increasing time).
 
     Exits 0 when everything verifies, 1 when anything fails (each failure is named
     with its place in the ledger).
@@ -40,8 +47,9 @@ def verify(record: Path, test_group: bool, partial: bool, as_json: bool) -> None
     reporter = RichReporter()
     total = RecordReader(record).summary.entries
     with reporter.progress("Verifying", total) as advance:
+        live = None if ledger_spec is None else open_ledger(ledger_spec)[0]
         report = verify_record(record, allow_test_group=test_group, require_results=not partial,
-                               progress=lambda _: advance(1))
+                               progress=lambda _: advance(1), ledger=live)
     if as_json:
         console.print_json(json.dumps(report_json(report)))
     else:

@@ -16,7 +16,7 @@ from e2e.identity import WriterIdentity
 from e2e.setup import Role
 from e2e.voting import VotingDevice
 from paperchain.commands.common import console, passphrase_option, read_passphrase, stderr
-from paperchain.wiring import open_local_ledger
+from paperchain.wiring import open_ledger
 
 __all__ = ["vote"]
 
@@ -24,15 +24,15 @@ DEVICE_OPTION = click.option(
     "--device", "device_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
     required=True, help="The device's directory (see `paperchain vote device-init`).")
 LEDGER_OPTION = click.option(
-    "--ledger", "ledger_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True, help="The ledger directory.")
+    "--ledger", "ledger_dir", required=True,
+    help="The ledger: its directory, or the URL of its service (http://HOST:PORT).")
 SESSION_OPTION = click.option("--session", default="election-day", show_default=True,
                               help="The device's session name (fixed for its whole chain).")
 
 
-def _device(device_dir: Path, ledger_dir: Path, session: str, passphrase_file: Path | None
+def _device(device_dir: Path, ledger_dir: str, session: str, passphrase_file: Path | None
             ) -> VotingDevice:
-    client, config = open_local_ledger(ledger_dir)
+    client, config = open_ledger(ledger_dir)
     identity = WriterIdentity.open(device_dir, read_passphrase(passphrase_file, "the device"))
     context = load_context(client, config.test_group)
     return VotingDevice(context, client, identity.key, identity.card.writer_id, session)
@@ -84,7 +84,7 @@ def device_init(directory: Path, election_id: str, device_id: str, location: str
               help="Challenge (spoil) this ballot instead of casting it: its opening is "
                    "published so anyone can check the encryption.")
 @passphrase_option
-def cast(device_dir: Path, ledger_dir: Path, session: str, style: str, choices_path: Path,
+def cast(device_dir: Path, ledger_dir: str, session: str, style: str, choices_path: Path,
          challenge: bool, passphrase_file: Path | None) -> None:
     """Encrypt one ballot, then cast it (or challenge it); print the receipt as JSON."""
     device = _device(device_dir, ledger_dir, session, passphrase_file)
@@ -107,7 +107,7 @@ def cast(device_dir: Path, ledger_dir: Path, session: str, style: str, choices_p
 @LEDGER_OPTION
 @SESSION_OPTION
 @passphrase_option
-def close(device_dir: Path, ledger_dir: Path, session: str, passphrase_file: Path | None) -> None:
+def close(device_dir: Path, ledger_dir: str, session: str, passphrase_file: Path | None) -> None:
     """Close the device's chain: its ballot count and last tracking code, signed."""
     device = _device(device_dir, ledger_dir, session, passphrase_file)
     result = device.close()
