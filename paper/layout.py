@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, replace
@@ -61,12 +62,16 @@ __all__ = [
     "LegibilityError",
     "PaperWriter",
     "PrintedText",
+    "ReportDocument",
+    "ReportPlot",
+    "ReportTable",
     "TextRole",
     "TypeSizes",
     "ballot_record_texts",
     "check_style_fits",
     "render_ballot_record",
     "render_receipt",
+    "render_report",
 ]
 
 
@@ -556,12 +561,16 @@ def _fit_contests(view: BallotRecordView, fonts: _Fonts, width: float, height: f
         raise LegibilityError(
             f"the word {widest_word!r} is wider than a column even at the minimum type sizes"
         )
-    raise LegibilityError(
-        f"{len(view.contests)} contests need {needed / mm:.0f} mm of column at the minimum "
-        f"type sizes (choices {MINIMUM.choice:g} pt, titles {MINIMUM.title:g} pt) in "
-        f"{_MAX_COLUMNS} columns, and the card holds {_MAX_COLUMNS} × {height / mm:.0f} mm; "
-        "split the ballot style or print on a longer card"
-    )
+    sizes = f"(choices {MINIMUM.choice:g} pt, titles {MINIMUM.title:g} pt)"
+    if needed > _MAX_COLUMNS * height:
+        why = (f"{len(view.contests)} contests need {needed / mm:.0f} mm of column at the "
+               f"minimum type sizes {sizes}, and the card holds {_MAX_COLUMNS} × "
+               f"{height / mm:.0f} mm")
+    else:
+        why = (f"{len(view.contests)} contests ({needed / mm:.0f} mm at the minimum type "
+               f"sizes {sizes}) do not pack into {_MAX_COLUMNS} columns of "
+               f"{height / mm:.0f} mm, a contest never being split between columns")
+    raise LegibilityError(f"{why}; split the ballot style or print on a longer card")
 
 
 def _columns(
@@ -873,4 +882,233 @@ def render_receipt(
     out = io.BytesIO()
     with PaperWriter(out, fonts=fonts) as writer:
         writer.add_receipt(view, card=card)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------- reports
+#
+# A separate, generic renderer for official reports (the audit report first): text
+# paragraphs, tables and line plots on Letter pages. It shares nothing with the ballot
+# record's planning above except the fonts; reportlab stays in this one module.
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTable:
+    """A table: a title, a header row and text rows (cells wrap to their column)."""
+
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPlot:
+    """A line plot: named series of (x, y) points, optionally with a log y axis and a
+    horizontal threshold line (e.g. the risk limit)."""
+
+    title: str
+    x_label: str
+    y_label: str
+    series: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
+    log_y: bool = False
+    threshold: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDocument:
+    """A report: a title and sections (paragraph strings, tables, plots), in order."""
+
+    title: str
+    sections: tuple[str | ReportTable | ReportPlot, ...]
+
+
+_REPORT_SIZE = 9.0
+_REPORT_GRAYS = (0.0, 0.45, 0.25, 0.6, 0.15, 0.7, 0.35, 0.55)
+
+
+class _ReportCanvas:
+    """A cursor down Letter pages: text, tables, plots; a new page when one is full."""
+
+    def __init__(self, canvas: Canvas, fonts: _Fonts) -> None:
+        self.canvas = canvas
+        self.fonts = fonts
+        self.page = LETTER
+        self.left = LETTER.margin
+        self.width = LETTER.width - 2 * LETTER.margin
+        self.y = LETTER.height - LETTER.margin
+        self.canvas.setPageSize((LETTER.width, LETTER.height))
+
+    def need(self, height: float) -> None:
+        if self.y - height < self.page.margin:
+            self.canvas.showPage()
+            self.canvas.setPageSize((self.page.width, self.page.height))
+            self.y = self.page.height - self.page.margin
+
+    def lines(self, text: str, size: float = _REPORT_SIZE, bold: bool = False) -> None:
+        font = self.fonts.bold if bold else self.fonts.regular
+        for line in _wrap_report(text, font, size, self.width):
+            self.need(size * _LEADING)
+            self.y -= size * _LEADING
+            self.canvas.setFont(font, size)
+            self.canvas.drawString(self.left, self.y, line)
+        self.y -= size * 0.6
+
+    def table(self, table: ReportTable) -> None:
+        self.lines(table.title, 11, bold=True)
+        columns = max(len(table.header), 1)
+        widths = _column_widths(table, self.fonts, self.width)
+        for row_number, row in enumerate((table.header, *table.rows)):
+            font = self.fonts.bold if row_number == 0 else self.fonts.regular
+            cells = [_wrap_report(cell, font, _REPORT_SIZE, widths[i] - 4)
+                     for i, cell in enumerate(row[:columns])]
+            height = max((len(c) for c in cells), default=1) * _REPORT_SIZE * _LEADING + 3
+            self.need(height)
+            x = self.left
+            for i, cell_lines in enumerate(cells):
+                for n, line in enumerate(cell_lines):
+                    self.canvas.setFont(font, _REPORT_SIZE)
+                    self.canvas.drawString(x + 2, self.y - (n + 1) * _REPORT_SIZE * _LEADING,
+                                           line)
+                x += widths[i]
+            self.y -= height
+            self.canvas.setLineWidth(0.3 if row_number else 0.8)
+            self.canvas.line(self.left, self.y, self.left + self.width, self.y)
+        self.y -= 8
+
+    def plot(self, plot: ReportPlot) -> None:
+        height = 240.0
+        legend = len(plot.series) * _REPORT_SIZE * _LEADING
+        self.need(height + legend + 40)
+        self.lines(plot.title, 11, bold=True)
+        canvas, left, width = self.canvas, self.left + 40, self.width - 50
+        bottom = self.y - height
+        points = [p for _, series in plot.series for p in series]
+        xs = [x for x, _ in points] or [0.0, 1.0]
+        x_min, x_max = min(xs), max(max(xs), min(xs) + 1)
+
+        def ty(value: float) -> float:
+            return math.log10(max(value, 1e-12)) if plot.log_y else value
+
+        ys = [ty(y) for _, y in points] + ([ty(plot.threshold)] if plot.threshold else [])
+        y_min, y_max = (min(ys, default=0.0), max(ys, default=1.0))
+        if plot.log_y:
+            y_min, y_max = math.floor(y_min), max(0.0, math.ceil(y_max))
+        if y_max <= y_min:
+            y_max = y_min + 1
+
+        def at(x: float, y: float) -> tuple[float, float]:
+            return (left + (x - x_min) / (x_max - x_min) * width,
+                    bottom + (ty(y) - y_min) / (y_max - y_min) * height)
+
+        canvas.setLineWidth(0.8)
+        canvas.rect(left, bottom, width, height, stroke=1, fill=0)
+        canvas.setFont(self.fonts.regular, 7)
+        steps = range(int(y_min), int(y_max) + 1) if plot.log_y else [y_min, (y_min + y_max) / 2,
+                                                                       y_max]
+        for step in steps:
+            y = bottom + (step - y_min) / (y_max - y_min) * height
+            canvas.drawRightString(left - 3, y - 2, f"1e{int(step)}" if plot.log_y
+                                   else f"{step:g}")
+        canvas.drawString(left, bottom - 10, f"{x_min:g}")
+        canvas.drawRightString(left + width, bottom - 10, f"{x_max:g}")
+        canvas.drawCentredString(left + width / 2, bottom - 10, plot.x_label)
+        if plot.threshold is not None:
+            canvas.saveState()
+            canvas.setDash(4, 3)
+            canvas.setLineWidth(0.8)
+            _, y = at(x_min, plot.threshold)
+            canvas.line(left, y, left + width, y)
+            canvas.drawString(left + 3, y + 2, f"limit {plot.threshold:g}")
+            canvas.restoreState()
+        for number, (_, series) in enumerate(plot.series):
+            if not series:
+                continue
+            canvas.saveState()
+            canvas.setStrokeGray(_REPORT_GRAYS[number % len(_REPORT_GRAYS)])
+            canvas.setLineWidth(1.0)
+            if number >= len(_REPORT_GRAYS):
+                canvas.setDash(2, 2)
+            path = canvas.beginPath()
+            path.moveTo(*at(*series[0]))
+            for point in series[1:]:
+                path.lineTo(*at(*point))
+            canvas.drawPath(path, stroke=1, fill=0)
+            canvas.restoreState()
+        self.y = bottom - 22
+        for number, (name, _) in enumerate(plot.series):
+            self.need(_REPORT_SIZE * _LEADING)
+            canvas.saveState()
+            canvas.setStrokeGray(_REPORT_GRAYS[number % len(_REPORT_GRAYS)])
+            canvas.setLineWidth(1.5)
+            canvas.line(self.left, self.y + 3, self.left + 18, self.y + 3)
+            canvas.restoreState()
+            canvas.setFont(self.fonts.regular, _REPORT_SIZE - 1)
+            canvas.drawString(self.left + 24, self.y, name)
+            self.y -= _REPORT_SIZE * _LEADING
+        self.y -= 8
+
+
+def _wrap_report(text: str, font: str, size: float, width: float) -> list[str]:
+    """Greedy wrap; a word wider than the width is cut (reports, unlike ballots, may)."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if _width(candidate, font, size) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        while _width(word, font, size) > width and len(word) > 1:
+            cut = len(word)
+            while cut > 1 and _width(word[:cut], font, size) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        current = word
+    lines.append(current)
+    return lines
+
+
+def _column_widths(table: ReportTable, fonts: _Fonts, total: float) -> list[float]:
+    """Columns in proportion to their widest cell (capped), summing to ``total``."""
+    count = max(len(table.header), 1)
+    wants = []
+    for i in range(count):
+        cells = [row[i] for row in (table.header, *table.rows) if i < len(row)]
+        widest = max((_width(c, fonts.regular, _REPORT_SIZE) for c in cells), default=10.0)
+        wants.append(min(max(widest + 6, 30.0), total * 0.6))
+    scale = total / sum(wants)
+    return [w * scale for w in wants]
+
+
+def render_report(document: ReportDocument, *, fonts: FontFiles = DEFAULT_FONTS) -> bytes:
+    """A report as a PDF (Letter pages, no time or ID in its metadata)."""
+    loaded = _fonts(fonts)
+    texts = [document.title]
+    for section in document.sections:
+        if isinstance(section, str):
+            texts.append(section)
+        elif isinstance(section, ReportTable):
+            texts.extend([section.title, *section.header, *(c for r in section.rows for c in r)])
+        else:
+            texts.extend([section.title, *(name for name, _ in section.series)])
+    _check_glyphs(loaded, texts)
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, invariant=1, pageCompression=1)
+    cursor = _ReportCanvas(canvas, loaded)
+    cursor.lines(document.title, 16, bold=True)
+    for section in document.sections:
+        if isinstance(section, str):
+            cursor.lines(section)
+        elif isinstance(section, ReportTable):
+            cursor.table(section)
+        else:
+            cursor.plot(section)
+    canvas.showPage()
+    canvas.save()
+    out = io.BytesIO()
+    stream = PdfStreamWriter(out)
+    stream.append(buffer.getvalue())
+    stream.close()
     return out.getvalue()

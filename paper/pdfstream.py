@@ -35,6 +35,8 @@ _CATALOG = 2
 _REF = re.compile(rb"(\d+) 0 R\b")
 _STREAM_START = re.compile(rb">>\s*stream(?:\r\n|\n)")
 _OBJ_HEADER = re.compile(rb"(\d+) 0 obj\s")
+# A font subset's name: six capital letters, "+", the font's name (§9.6.4).
+_SUBSET = re.compile(rb"(/(?:BaseFont|FontName) /)([A-Z]{6}\+[^\s/<>\[\]()]+)")
 
 
 class PdfStreamWriter:
@@ -47,6 +49,7 @@ class PdfStreamWriter:
         self._offsets = array("Q", [0, 0])
         self._kids = array("Q")
         self._page_count = 0
+        self._subset_count = 0
         self._closed = False
         # The binary comment marks the file as binary for transfer tools (§7.5.2).
         self._write(b"%PDF-" + _PDF_VERSION + b"\n%\xe2\xe3\xcf\xd3\n")
@@ -63,10 +66,12 @@ class PdfStreamWriter:
         order = list(_reachable(objects, pages_ref))
         first = len(self._offsets) + 1
         renumber = {old: first + i for i, old in enumerate(order)}
+        subsets: dict[bytes, bytes] = {}
         count = 0
         for old in order:
             dictionary, rest = objects[old]
             dictionary = _REF.sub(lambda m: b"%d 0 R" % renumber[int(m.group(1))], dictionary)
+            dictionary = _SUBSET.sub(lambda m: self._retag(m, subsets), dictionary)
             if old == pages_ref:
                 count = _page_count_of(dictionary)
                 dictionary = dictionary.replace(b"<<", b"<< /Parent %d 0 R" % _ROOT_PAGES, 1)
@@ -100,6 +105,23 @@ class PdfStreamWriter:
             b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
             % (size, _CATALOG, xref_at)
         )
+
+    def _retag(self, match: re.Match[bytes], subsets: dict[bytes, bytes]) -> bytes:
+        """A file-wide unique subset tag for a chunk's font subset.
+
+        Every chunk names its subsets AAAAAA+…, AAAAAB+… afresh; joined, two different
+        subsets would share a name, which ISO 32000-1 §9.6.4 asks files not to do (a
+        printer that caches fonts by name could draw the wrong glyphs).
+        """
+        key = match.group(2)
+        if key not in subsets:
+            number, letters = self._subset_count, []
+            self._subset_count += 1
+            for _ in range(6):
+                number, digit = divmod(number, 26)
+                letters.append(65 + digit)
+            subsets[key] = bytes(reversed(letters))
+        return match.group(1) + subsets[key] + key[6:]  # key[6:] is "+" and the name
 
     def _write(self, data: bytes) -> None:
         self._out.write(data)

@@ -113,11 +113,16 @@ class PageResult:
     payload: BallotRecordPayload | ReceiptPayload | None = None
 
     def to_json(self) -> dict[str, object]:
-        """The JSON object of ``paperchain scan --json`` (one per line)."""
+        """The JSON object of ``paperchain scan --json`` (one per line).
+
+        ``problem`` (with ``error``) is a short code: unreadable, invalid, foreign,
+        wrong-kind, test, not-test.
+        """
         out: dict[str, object] = {"file": self.file, "page": self.page, "ok": self.ok,
                                   "kind": self.kind, **self.fields}
         if self.error is not None:
             out["error"] = self.error
+            out["problem"] = self.problem
         return out
 
 
@@ -132,22 +137,22 @@ def read_qr_codes(image: Image.Image) -> list[bytes]:
     in a low-dpi scan decode better with more pixels to sample.
     """
     gray = ImageOps.grayscale(image) if image.mode != "L" else image
-    attempts = [(gray, zxingcpp.Binarizer.LocalAverage), (gray, zxingcpp.Binarizer.GlobalHistogram)]
-    for candidate, binarizer in attempts + [
-        (gray.resize((gray.width * 2, gray.height * 2), Image.Resampling.BICUBIC), b)
-        for b in (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogram)
-    ]:
-        found = zxingcpp.read_barcodes(
-            candidate,
-            formats=zxingcpp.BarcodeFormat.QRCode,
-            try_rotate=True,
-            try_downscale=True,
-            try_invert=False,
-            binarizer=binarizer,
-        )
-        codes = [barcode.bytes for barcode in found if barcode.valid]
-        if codes:
-            return list(dict.fromkeys(codes))  # one QR found twice is one QR
+    binarizers = (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogram)
+    for upscale in (1, 2):
+        candidate = gray if upscale == 1 else gray.resize(
+            (gray.width * upscale, gray.height * upscale), Image.Resampling.BICUBIC)
+        for binarizer in binarizers:
+            found = zxingcpp.read_barcodes(
+                candidate,
+                formats=zxingcpp.BarcodeFormat.QRCode,
+                try_rotate=True,
+                try_downscale=True,
+                try_invert=False,
+                binarizer=binarizer,
+            )
+            codes = [barcode.bytes for barcode in found if barcode.valid]
+            if codes:
+                return list(dict.fromkeys(codes))  # one QR found twice is one QR
     return []
 
 

@@ -302,3 +302,14 @@ def test_receipt_never_shows_a_ballot_id() -> None:
 def test_ballot_id_type_is_not_confusable_with_the_tracking_code() -> None:
     assert "-" in str(BallotId(bytes(16)))
     assert "-" not in format_tracking_code(bytes(32))
+
+
+def test_joined_file_gives_every_font_subset_its_own_name() -> None:
+    out = io.BytesIO()
+    rng = random.Random(20)
+    with PaperWriter(out, chunk_pages=2) as writer:
+        for _ in range(6):
+            writer.add_ballot_record(*ELECTION.record(small_style(), "precinct-12-b", rng))
+    names = re.findall(rb"/BaseFont /([A-Z]{6}\+[\w-]+)", out.getvalue())
+    assert len(names) == 6  # two subsets (regular, bold) in each of three chunks
+    assert len(set(names)) == len(names)

@@ -1,0 +1,170 @@
+"""Paper throughput: printing and scanning pages per second, peak memory of a print run.
+
+    .venv/bin/python benchmarks/bench_paper.py                 # ~1 min: 500 printed, 100 scanned
+    .venv/bin/python benchmarks/bench_paper.py --full          # + a 10,000-card print run (~5 min)
+    .venv/bin/python benchmarks/bench_paper.py --print-pages N # one print run of N cards only
+
+* **print** — ballot record cards (the sample election's small and large styles, one in
+  three large) through ``PaperWriter`` into one PDF file on disk: signing the QR
+  payload, planning, drawing, joining. Reported as cards per second.
+* **receipts** — receipts through the same writer.
+* **self-check** — the kiosk's check of one card (render, QR, text layer, comparison).
+* **scan** — ``scan_files`` over a PDF of printed cards at 150 dpi (render with
+  pypdfium2, decode with zxing-cpp, verify the signature), and over the same pages as
+  degraded PNG scans.
+* **memory** — peak resident set size of a fresh process printing 1,000 cards and
+  (with ``--full``) 10,000 cards: flat in page count if the two are close.
+
+Single process, single thread; the machine's figures go in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "paper"))
+
+from paper_helpers import degrade, render_pages  # noqa: E402
+
+from paper.layout import PaperWriter, render_ballot_record  # noqa: E402
+from paper.payload import ReceiptStatus  # noqa: E402
+from paper.samples import large_style, sample_election, small_style  # noqa: E402
+from paper.scan import ScanContext, scan_files, self_check_ballot_record  # noqa: E402
+
+ELECTION = sample_election()
+STYLES = (("precinct-3-a", large_style()), ("precinct-12-b", small_style()),
+          ("precinct-12-b", small_style(spanish=True)))
+
+
+def _cards(count: int, seed: int) -> Iterator[tuple[object, object]]:
+    """Cards made on the fly, so a long run holds none of them."""
+    rng = random.Random(seed)
+    for i in range(count):
+        style_id, style = STYLES[i % len(STYLES)]
+        yield ELECTION.record(style, style_id, rng)
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set size. VmHWM, not ru_maxrss: Linux carries
+    ru_maxrss over fork and exec, so a child would report its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def print_run(pages: int, path: Path, seed: int = 1) -> dict[str, float]:
+    started = time.perf_counter()
+    with path.open("wb") as out, PaperWriter(out) as writer:
+        for view, payload in _cards(pages, seed):
+            writer.add_ballot_record(view, payload)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - started
+    peak_mb = _peak_rss_mb()
+    return {"pages": pages, "seconds": seconds, "pages_per_second": pages / seconds,
+            "file_mb": path.stat().st_size / 1e6, "peak_rss_mb": peak_mb}
+
+
+def receipt_run(pages: int, path: Path) -> dict[str, float]:
+    rng = random.Random(2)
+    started = time.perf_counter()
+    with path.open("wb") as out, PaperWriter(out) as writer:
+        for i in range(pages):
+            status = ReceiptStatus.CAST if i % 4 else ReceiptStatus.CHALLENGED
+            writer.add_receipt(ELECTION.receipt(rng, status))
+    seconds = time.perf_counter() - started
+    return {"pages": pages, "seconds": seconds, "pages_per_second": pages / seconds}
+
+
+def self_check_run(count: int) -> dict[str, float]:
+    cards = [(view, payload, render_ballot_record(view, payload))  # type: ignore[arg-type]
+             for view, payload in _cards(count, 3)]
+    started = time.perf_counter()
+    for view, payload, pdf in cards:
+        self_check_ballot_record(pdf, view, election_id=ELECTION.election_id,  # type: ignore[arg-type]
+                                 style_id=payload.style_id,  # type: ignore[attr-defined]
+                                 signer_key=ELECTION.device_key.verify_key)
+    seconds = time.perf_counter() - started
+    return {"cards": count, "seconds": seconds, "ms_per_card": 1000 * seconds / count}
+
+
+def scan_run(pdf: Path, pages: int, workdir: Path) -> dict[str, float]:
+    context = ScanContext(ELECTION.election_id, (ELECTION.device_key.verify_key,))
+    started = time.perf_counter()
+    results = list(scan_files([pdf], context))
+    seconds_pdf = time.perf_counter() - started
+    ok_pdf = sum(r.ok for r in results)
+    # The same cards as degraded 150 dpi PNG scans (made before timing).
+    noise = np.random.default_rng(4)
+    images = []
+    for i, page in enumerate(render_pages(pdf.read_bytes(), dpi=150)):
+        path = workdir / f"scan-{i:04d}.png"
+        degrade(page, noise).save(path)
+        images.append(path)
+    started = time.perf_counter()
+    results = list(scan_files(images, context))
+    seconds_png = time.perf_counter() - started
+    return {"pages": pages, "pdf_pages_per_second": pages / seconds_pdf, "pdf_ok": ok_pdf,
+            "png_pages_per_second": pages / seconds_png, "png_ok": sum(r.ok for r in results)}
+
+
+def child_print(pages: int) -> dict[str, float]:
+    """A print run in a fresh process, so its peak memory is its own."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--print-pages", str(pages), "--json"],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true",
+                        help="also run a 10,000-card print run in its own process")
+    parser.add_argument("--print-pages", type=int, metavar="N",
+                        help="only print N cards (in this process) and report")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        if args.print_pages:
+            result = print_run(args.print_pages, workdir / "run.pdf")
+            print(json.dumps(result) if args.json else result)
+            return
+        printed = print_run(500, workdir / "cards.pdf")
+        print(f"print: {printed['pages']:.0f} cards in {printed['seconds']:.1f} s = "
+              f"{printed['pages_per_second']:.1f} cards/s ({printed['file_mb']:.1f} MB PDF)")
+        receipts = receipt_run(200, workdir / "receipts.pdf")
+        print(f"receipts: {receipts['pages_per_second']:.1f} receipts/s")
+        check = self_check_run(30)
+        print(f"self-check: {check['ms_per_card']:.0f} ms per card")
+        print_run(100, workdir / "scan-me.pdf", seed=5)
+        scanned = scan_run(workdir / "scan-me.pdf", 100, workdir)
+        print(f"scan: {scanned['pdf_pages_per_second']:.1f} pages/s from PDF "
+              f"({scanned['pdf_ok']}/100 ok), {scanned['png_pages_per_second']:.1f} pages/s "
+              f"from degraded 150 dpi PNGs ({scanned['png_ok']}/100 ok)")
+        runs = [1000, 10000] if args.full else [1000]
+        for pages in runs:
+            run = child_print(pages)
+            print(f"memory: {pages} cards printed in a fresh process: peak RSS "
+                  f"{run['peak_rss_mb']:.0f} MB, {run['pages_per_second']:.1f} cards/s, "
+                  f"{run['file_mb']:.0f} MB PDF")
+
+
+if __name__ == "__main__":
+    main()
