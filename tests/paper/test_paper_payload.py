@@ -87,9 +87,11 @@ def test_ballot_record_layout_is_exactly_as_specified() -> None:
     election, style = ELECTION.encode(), b"ward-1"
     # An independent reading of docs/spec/paper.md §1.2.
     assert data[:2] == b"\xa1\x01"
-    assert data[2] == len(election) and data[3 : 3 + len(election)] == election
+    assert data[2] == len(election)
+    assert data[3 : 3 + len(election)] == election
     at = 3 + len(election)
-    assert data[at] == len(style) and data[at + 1 : at + 1 + len(style)] == style
+    assert data[at] == len(style)
+    assert data[at + 1 : at + 1 + len(style)] == style
     at += 1 + len(style)
     assert data[at : at + 16] == bytes(range(16))
     assert data[at + 16] == 0  # flags
