@@ -102,9 +102,11 @@ class SampleElection:
         ballot_id = BallotId.generate(rng.randbytes)
         contests = []
         for contest in style.contests:
-            count = rng.randint(0, contest.vote_for)
-            contests.append(ContestView(contest.title, contest.vote_for,
-                                        tuple(rng.sample(contest.options, count))))
+            count = rng.randint(0, min(contest.vote_for, len(contest.options)))
+            picked = set(rng.sample(contest.options, count))
+            # Printed in ballot order, as a kiosk prints them.
+            chosen = tuple(option for option in contest.options if option in picked)
+            contests.append(ContestView(contest.title, contest.vote_for, chosen))
         view = BallotRecordView(
             style.election_name, style.jurisdiction, style.date, style.style_label,
             style.language, tuple(contests), ballot_id, test, remake, style.strings,
