@@ -296,10 +296,6 @@ class Witness:
             if mine is not None and local < mine.size:
                 raise LedgerError(f"the local copy holds {local} entries, fewer than its last "
                                   f"cosigned head's {mine.size}: the witness store is damaged")
-            if local > head.size:
-                raise LedgerError(f"the local copy already holds {local} entries, more than the "
-                                  f"operator's latest head ({head.size}): the operator must "
-                                  "explain")
             if mine is not None:
                 policy = self.policy()
                 policy.verify_signed(head.signed, "the operator's latest head")
@@ -321,6 +317,10 @@ class Witness:
                     raise self._conflict(source, mine, head, policy,
                                          f"no consistency from the cosigned head: "
                                          f"{err.reason}") from None
+            if local > head.size:
+                raise LedgerError(f"the local copy already holds {local} entries, more than the "
+                                  f"operator's latest head ({head.size}): the operator must "
+                                  "explain")
             copied = self._copy(source, head.size)
             policy = self.policy()
             policy.verify_signed(head.signed, "the operator's latest head")

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from e2e.ballot import chain_seed, encrypt_ballot, mark_ballot
 from e2e.context import ElectionContext
 from e2e.group import TEST_GROUP
 from e2e.ledger.client import Writer
@@ -24,7 +25,7 @@ from e2e.ledger.directory import init_ledger_directory, open_ledger_directory
 from e2e.ledger.entry import Envelope, decode_entry, decode_envelope, sign_entry
 from e2e.ledger.http_client import HttpLedger
 from e2e.ledger.node import LedgerNode
-from e2e.ledger.operator import RegisterWriter
+from e2e.ledger.operator import AppendResult, RegisterWriter
 from e2e.ledger.service import RunningServer, create_app, serve_in_thread
 from e2e.ledger.store import PendingEntry, open_store
 from e2e.ledger.types import EntryType
@@ -32,6 +33,7 @@ from e2e.ledger.witness import Witness, WitnessConfig
 from e2e.official import PhaseNote
 from e2e.setup import ElectionSetup, Role, WitnessInfo, WriterInfo
 from e2e.signing import SigningKey
+from e2e.voting import CastBallot, ChallengedBallot
 from paperchain.wiring import open_ledger_node
 from tests.strategies import CeremonyScript, _seed, election_context
 
@@ -139,6 +141,7 @@ class Network:
     witnesses: dict[str, Witness] = field(default_factory=dict)
     witness_servers: dict[str, RunningServer] = field(default_factory=dict)
     extra_servers: list[RunningServer] = field(default_factory=list)
+    ballot_chain: tuple[int, bytes | None] = (0, None)
 
     @classmethod
     def start(cls, election: Election, clock: StepClock | None = None) -> Network:
@@ -171,6 +174,31 @@ class Network:
 
     def open_voting(self) -> None:
         self.official().write(EntryType.VOTING_OPEN, PhaseNote.encode("open"))
+
+    def cast(self, statuses: Sequence[str]) -> list[tuple[bytes, AppendResult]]:
+        """kiosk-1 records one ballot per status ("cast" or "challenged"), in order."""
+        context = self.election.context()
+        manifest = context.manifest
+        style = manifest.ballot_styles[0]
+        _, contest = manifest.contests_of_style(style.id)[0]
+        marked = mark_ballot(manifest, style.id, {contest.id: [contest.selections[0].id]})
+        writer = Writer(self.client, self.election.device_key, "kiosk-1")
+        done = []
+        for status in statuses:
+            sequence, previous = self.ballot_chain
+            if previous is None:
+                previous = chain_seed(context.extended_base_hash, "kiosk-1", "s1")
+            pending = encrypt_ballot(context, marked, device_id="kiosk-1", session="s1",
+                                     sequence=sequence + 1, previous_code=previous)
+            if status == "cast":
+                result = writer.write(EntryType.BALLOT, CastBallot(pending.ballot).to_payload())
+            else:
+                payload = ChallengedBallot(pending.ballot, pending.opening(),
+                                           _seed("paper", sequence)[:16])
+                result = writer.write(EntryType.CHALLENGE, payload.to_payload())
+            self.ballot_chain = (sequence + 1, pending.ballot.tracking_code)
+            done.append((pending.ballot.tracking_code, result))
+        return done
 
     def register_devices(self, names: Sequence[str]) -> None:
         for name in names:
