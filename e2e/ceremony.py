@@ -224,6 +224,10 @@ class SharePlaintext:
     share: ElementModQ
     signature: bytes
 
+    def __repr__(self) -> str:
+        return (f"SharePlaintext(attempt={self.attempt}, dealer={self.dealer}, "
+                f"recipient={self.recipient}, share=<secret>)")
+
     def to_bytes(self) -> bytes:
         return canonical_json({
             "version": 1, "attempt": self.attempt, "dealer": self.dealer,
