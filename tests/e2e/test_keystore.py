@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from e2e.ballot import encrypt_ballot, mark_ballot
-from e2e.ceremony import Polynomial
+from e2e.ceremony import Polynomial, SharePlaintext
 from e2e.encoding import canonical_json
 from e2e.errors import SecretStoreError
 from e2e.group import TEST_GROUP
@@ -265,7 +265,8 @@ def test_reprs_of_secret_holders_show_no_secret(context) -> None:  # type: ignor
                              proof_seed=bytes(32))
     secrets = [seed.hex(), coefficient.to_hex().lstrip("0")[:12], master_nonce.hex(),
                first_contest.selections[2].id, "(0, 0, 1, 0)"]
-    for holder in (key, polynomial, share, pending, marked, pending.marked):
+    sealed = SharePlaintext(1, 2, 3, coefficient, bytes(64))  # what a ceremony box holds
+    for holder in (key, polynomial, share, pending, marked, pending.marked, sealed):
         for shown in (repr(holder), str(holder)):
             for secret in secrets:
                 assert secret not in shown, (holder, secret)
