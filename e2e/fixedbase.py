@@ -33,6 +33,7 @@ sees many keys (tests) does not grow without bound.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -46,6 +47,7 @@ from e2e.group import GroupParameters
 
 __all__ = [
     "FixedBaseTable",
+    "PrecomputedPool",
     "clear_table_cache",
     "default_window",
     "pow_fixed",
@@ -61,7 +63,7 @@ def default_window(group: GroupParameters) -> int:
     """12-bit windows for a 4096-bit group (≈ 0.1 powmod per exponentiation, 44 MiB per
     base); 8-bit windows for small test groups, whose tables are then built in
     milliseconds."""
-    return 12 if int(group.p).bit_length() >= 3072 else 8
+    return 12 if group.p_bytes >= 384 else 8
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -190,3 +192,56 @@ def powerer(group: GroupParameters, base: mpz, window: int | None = None
     if table is not None:
         return table.pow
     return lambda exponent: pow_fixed(group, base, exponent, w)
+
+
+class PrecomputedPool:
+    """Proof randomness with its powers computed ahead: (x, g^x, K^x) pairs and (s, g^s).
+
+    A kiosk fills it while idle (``fill``) and ``prove_range`` draws from it: a real
+    branch's commitment is (g^u, K^u), a simulated branch's is (g^t, K^t·g^s) with
+    c_j = −s/(m − j) and v_j = t + c_j·r — t and s uniform and independent, so c_j and
+    v_j are uniform and independent exactly as when drawn directly (docs/spec.md §5.3).
+    Then encrypting a selection online costs only g^r and K^r (r is derived from the
+    ballot's master nonce, so it cannot be drawn ahead) and multiplications.
+
+    The entries are secrets of the same kind as proof nonces: they live only in this
+    object, each is used once (``take_*`` removes it), and they are never written out.
+    Randomness comes from the operating system's CSPRNG.
+    """
+
+    __slots__ = ("_g", "_group", "_k", "_pairs", "_singles", "key")
+
+    def __init__(self, group: GroupParameters, key: mpz, window: int | None = None) -> None:
+        self._group = group
+        self.key = mpz(key)
+        self._g = table_for(group, group.g, window)
+        self._k = table_for(group, self.key, window)
+        self._pairs: list[tuple[int, mpz, mpz]] = []
+        self._singles: list[tuple[int, mpz]] = []
+
+    def fill(self, pairs: int, singles: int | None = None) -> None:
+        """Add ``pairs`` (x, g^x, K^x) and ``singles`` (s, g^s) (as many as pairs by default)."""
+        q = int(self._group.q)
+        for _ in range(pairs):
+            x = secrets.randbelow(q)
+            self._pairs.append((x, self._g.pow(x), self._k.pow(x)))
+        for _ in range(pairs if singles is None else singles):
+            s = secrets.randbelow(q)
+            self._singles.append((s, self._g.pow(s)))
+
+    def __len__(self) -> int:
+        return min(len(self._pairs), len(self._singles))
+
+    def take_pair(self) -> tuple[int, mpz, mpz]:
+        """(x, g^x, K^x), computed now if the pool is empty."""
+        if self._pairs:
+            return self._pairs.pop()
+        x = secrets.randbelow(int(self._group.q))
+        return x, self._g.pow(x), self._k.pow(x)
+
+    def take_single(self) -> tuple[int, mpz]:
+        """(s, g^s), computed now if the pool is empty."""
+        if self._singles:
+            return self._singles.pop()
+        s = secrets.randbelow(int(self._group.q))
+        return s, self._g.pow(s)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import gmpy2
+import numpy as np
 from gmpy2 import mpz
 
 __all__ = ["multi_exp", "window_for"]
@@ -38,6 +39,17 @@ def window_for(bit_lengths: Sequence[int]) -> int:
     return best
 
 
+def _digits(exponents: Sequence[int], c: int, windows: int) -> np.ndarray:
+    """The base-2^c digits of every exponent: an (n, windows) array, least significant
+    digit first — numpy's bit unpacking instead of a Python shift per digit."""
+    width = -(-windows * c // 8)
+    raw = b"".join(e.to_bytes(width, "little") for e in exponents)
+    bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8).reshape(len(exponents), width),
+                         axis=1, bitorder="little")[:, : windows * c]
+    weights = (1 << np.arange(c, dtype=np.int64))
+    return bits.reshape(len(exponents), windows, c).astype(np.int64) @ weights
+
+
 def multi_exp(pairs: Sequence[tuple[mpz, int]], p: mpz, window: int | None = None) -> mpz:
     """∏ base^exponent mod p over ``pairs`` of (base, exponent ≥ 0)."""
     items = [(mpz(b), int(e)) for b, e in pairs if e]
@@ -45,29 +57,23 @@ def multi_exp(pairs: Sequence[tuple[mpz, int]], p: mpz, window: int | None = Non
         return mpz(1)
     lengths = [e.bit_length() for _, e in items]
     c = window if window is not None else window_for(lengths)
-    mask = (1 << c) - 1
     windows = -(-max(lengths) // c)
-    # Bases sorted by exponent length, longest first: window i only visits the bases
-    # whose exponents reach it (a 128-bit random exponent stops half-way up a 256-bit run).
-    order = sorted(range(len(items)), key=lambda i: -lengths[i])
-    ordered = [items[i] for i in order]
-    reach = [-(-lengths[i] // c) for i in order]
-    result: mpz | None = None
-    active = 0
+    bases = [b for b, _ in items]
+    digits = _digits([e for _, e in items], c, windows)
     size = 1 << c
+    result: mpz | None = None
     for w in range(windows - 1, -1, -1):
         if result is not None:
             for _ in range(c):
                 result = result * result % p
-        while active < len(ordered) and reach[active] > w:
-            active += 1
-        shift = w * c
+        column = digits[:, w]
+        occupied = np.flatnonzero(column)
+        if not len(occupied):
+            continue
         buckets: list[mpz | None] = [None] * size
-        for base, exponent in ordered[:active]:
-            digit = (exponent >> shift) & mask
-            if digit:
-                held = buckets[digit]
-                buckets[digit] = base if held is None else held * base % p
+        for i, digit in zip(occupied.tolist(), column[occupied].tolist(), strict=True):
+            held = buckets[digit]
+            buckets[digit] = bases[i] if held is None else held * bases[i] % p
         # The fold (1): running products from the top digit down.
         running: mpz | None = None
         total: mpz | None = None
