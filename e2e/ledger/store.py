@@ -277,12 +277,25 @@ class SqlLogStore(ABC):
         """Run a statement and return every row."""
 
     @abstractmethod
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run a statement that returns no rows (DDL included)."""
+
+    @abstractmethod
     def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run a statement once per row, inside the current transaction."""
 
     @abstractmethod
     def _begin_write(self) -> None:
         """Open a transaction holding the log's single write lock."""
+
+    @abstractmethod
+    def _begin_schema(self) -> None:
+        """Open a transaction that processes opening the same empty database serialize on,
+        so that only one of them creates the tables."""
+
+    @abstractmethod
+    def _schema_exists(self) -> bool:
+        """Whether the database already holds the ``ledger_schema`` table."""
 
     @abstractmethod
     def _commit(self) -> None:
@@ -305,6 +318,26 @@ class SqlLogStore(ABC):
         """The settings that make a commit durable, read back from the connection."""
 
     # ------------------------------------------------------------ schema, lifecycle
+
+    _SCHEMA: tuple[str, ...] = ()
+    """The backend's CREATE statements, run once on a database without the tables."""
+
+    def _create_or_check_schema(self) -> None:
+        """Create the tables on first open; refuse a store of another layout version."""
+        self._begin_schema()
+        try:
+            if not self._schema_exists():
+                for statement in self._SCHEMA:
+                    self._execute(statement)
+                self._execute(
+                    "INSERT INTO ledger_schema (name, version) VALUES (?, ?)",
+                    (SCHEMA_NAME, SCHEMA_VERSION),
+                )
+            self._check_schema_version()
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        self._commit()
 
     def _check_schema_version(self) -> None:
         rows = self._query("SELECT version FROM ledger_schema WHERE name = ?", (SCHEMA_NAME,))
@@ -601,9 +634,7 @@ class SqlLogStore(ABC):
                 raise StaleHead(
                     f"a head of size {checked} after one of size {latest.size}: heads never shrink"
                 )
-            self._execute_many(
-                "INSERT INTO ledger_heads (size, head) VALUES (?, ?)", [(checked, head)]
-            )
+            self._execute("INSERT INTO ledger_heads (size, head) VALUES (?, ?)", (checked, head))
 
         self._write(work)
 
@@ -631,10 +662,10 @@ class SqlLogStore(ABC):
         def work() -> None:
             if not self._query("SELECT 1 FROM ledger_heads WHERE size = ? LIMIT 1", (size,)):
                 raise OutOfRange(f"no head of size {size} to cosign")
-            self._execute_many(
+            self._execute(
                 "INSERT INTO ledger_cosignatures (size, witness_id, cosignature) VALUES (?, ?, ?) "
                 "ON CONFLICT (size, witness_id) DO UPDATE SET cosignature = excluded.cosignature",
-                [(size, witness_id, cosignature)],
+                (size, witness_id, cosignature),
             )
 
         self._write(work)
@@ -653,10 +684,10 @@ class SqlLogStore(ABC):
         _require_text(key, "metadata key")
         _require_bytes(value, "metadata value")
         self._write(
-            lambda: self._execute_many(
+            lambda: self._execute(
                 "INSERT INTO ledger_metadata (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [(key, value)],
+                (key, value),
             )
         )
 

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import psycopg.errors
 
-from e2e.ledger.store import SCHEMA_NAME, SCHEMA_VERSION, SqlLogStore
+from e2e.ledger.store import SqlLogStore
 
 __all__ = ["PostgresLogStore"]
 
@@ -24,7 +24,7 @@ __all__ = ["PostgresLogStore"]
 # (CREATE TABLE IF NOT EXISTS alone races in PostgreSQL). The value is arbitrary.
 _SCHEMA_LOCK_KEY = 0x7061706572636861  # "papercha"
 
-_SCHEMA = (
+_SCHEMA_POSTGRES = (
     "CREATE TABLE ledger_schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL)",
     """CREATE TABLE ledger_leaves (
         idx BIGINT PRIMARY KEY CHECK (idx >= 0),
@@ -66,6 +66,8 @@ def _dialect(sql: str) -> str:
 class PostgresLogStore(SqlLogStore):
     """``LogStore`` in a PostgreSQL database named by a libpq URL (schema created if absent)."""
 
+    _SCHEMA = _SCHEMA_POSTGRES
+
     def __init__(self, url: str) -> None:
         super().__init__()
         # autocommit: this class says exactly where each transaction starts and ends, and a
@@ -78,26 +80,20 @@ class PostgresLogStore(SqlLogStore):
             self._conn.close()
             raise
 
-    def _create_or_check_schema(self) -> None:
+    def _begin_schema(self) -> None:
+        # The tables may not exist yet, so no table lock: an advisory one, for this
+        # transaction only.
         self._conn.execute("BEGIN")
-        try:
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
-            exists = self._query("SELECT to_regclass('ledger_schema') IS NOT NULL")[0][0]
-            if not exists:
-                for statement in _SCHEMA:
-                    self._conn.execute(statement)
-                self._conn.execute(
-                    "INSERT INTO ledger_schema (name, version) VALUES (%s, %s)",
-                    (SCHEMA_NAME, SCHEMA_VERSION),
-                )
-            self._check_schema_version()
-        except BaseException:
-            self._rollback_quietly()
-            raise
-        self._commit()
+        self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+
+    def _schema_exists(self) -> bool:
+        return bool(self._query("SELECT to_regclass('ledger_schema') IS NOT NULL")[0][0])
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._conn.execute(_dialect(sql), tuple(params)).fetchall()
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(_dialect(sql), tuple(params))
 
     def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._conn.cursor() as cursor:

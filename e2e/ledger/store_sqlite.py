@@ -19,13 +19,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from e2e.errors import UsageError
-from e2e.ledger.store import SCHEMA_NAME, SCHEMA_VERSION, SqlLogStore
+from e2e.ledger.store import SqlLogStore
 
 __all__ = ["SqliteLogStore"]
 
 _BUSY_TIMEOUT_SECONDS = 30.0  # how long an append waits for another process's write lock
 
-_SCHEMA = (
+_SCHEMA_SQLITE = (
     "CREATE TABLE ledger_schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL)",
     # idx is the rowid: leaves are stored in index order and MAX(idx) is one B-tree probe.
     """CREATE TABLE ledger_leaves (
@@ -63,6 +63,8 @@ _SCHEMA = (
 class SqliteLogStore(SqlLogStore):
     """``LogStore`` in one SQLite file (created with its schema if absent)."""
 
+    _SCHEMA = _SCHEMA_SQLITE
+
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
@@ -87,27 +89,20 @@ class SqliteLogStore(SqlLogStore):
             )
         self._conn.execute("PRAGMA synchronous=FULL")
 
-    def _create_or_check_schema(self) -> None:
-        self._begin_write()
-        try:
-            exists = self._query(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_schema'"
-            )
-            if not exists:
-                for statement in _SCHEMA:
-                    self._conn.execute(statement)
-                self._conn.execute(
-                    "INSERT INTO ledger_schema (name, version) VALUES (?, ?)",
-                    (SCHEMA_NAME, SCHEMA_VERSION),
-                )
-            self._check_schema_version()
-        except BaseException:
-            self._rollback_quietly()
-            raise
-        self._commit()
+    def _begin_schema(self) -> None:
+        self._begin_write()  # the database's write lock also serializes schema creation
+
+    def _schema_exists(self) -> bool:
+        rows = self._query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_schema'"
+        )
+        return bool(rows)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(sql, tuple(params))
 
     def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._conn.executemany(sql, rows)
