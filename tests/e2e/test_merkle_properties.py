@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import given, settings
@@ -55,17 +56,44 @@ def trees(draw: st.DrawFn, min_size: int = 1, max_size: int = MAX_LEAVES) -> lis
     return _leaves(draw(st.binary(min_size=1, max_size=8)), size)
 
 
+@dataclass(frozen=True, slots=True)
+class InclusionCase:
+    """A tree, one of its leaves, and that leaf's proof (the RFC's definition)."""
+
+    leaves: list[bytes]
+    index: int
+    size: int
+    root: bytes
+    proof: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyCase:
+    """A tree, an earlier size 0 < size1 < size2, and the proof between them."""
+
+    leaves: list[bytes]
+    size1: int
+    size2: int
+    root1: bytes
+    root2: bytes
+    proof: list[bytes]
+
+
 @st.composite
-def inclusion_cases(draw: st.DrawFn) -> tuple[list[bytes], int]:
+def inclusion_cases(draw: st.DrawFn) -> InclusionCase:
     leaves = draw(trees())
-    return leaves, draw(st.integers(0, len(leaves) - 1))
+    index = draw(st.integers(0, len(leaves) - 1))
+    return InclusionCase(leaves, index, len(leaves), root_from_leaf_hashes(leaves),
+                         inclusion_proof_from_leaf_hashes(leaves, index))
 
 
 @st.composite
-def consistency_cases(draw: st.DrawFn) -> tuple[list[bytes], int]:
-    """(leaves, size1) with 0 < size1 < len(leaves): a proof with at least one hash."""
+def consistency_cases(draw: st.DrawFn) -> ConsistencyCase:
     leaves = draw(trees(min_size=2))
-    return leaves, draw(st.integers(1, len(leaves) - 1))
+    size1 = draw(st.integers(1, len(leaves) - 1))  # size1 < size2: the proof is not empty
+    return ConsistencyCase(leaves, size1, len(leaves), root_from_leaf_hashes(leaves[:size1]),
+                           root_from_leaf_hashes(leaves),
+                           consistency_proof_from_leaf_hashes(leaves, size1))
 
 
 def sizes_near(size: int) -> st.SearchStrategy[int]:
@@ -85,10 +113,29 @@ def _lookup(leaves: Sequence[bytes]):
     return subtrees
 
 
-def _flip(data: bytes, position: int, mask: int) -> bytes:
-    changed = bytearray(data)
-    changed[position % len(changed)] ^= mask
-    return bytes(changed)
+def _flip_one(data: st.DataObject, hashes: list[bytes]) -> list[bytes]:
+    """The same hashes with one byte of one of them changed."""
+    target = data.draw(st.integers(0, len(hashes) - 1), label="which hash")
+    position, mask = data.draw(st.integers(0, 31)), data.draw(st.integers(1, 255))
+    changed = bytearray(hashes[target])
+    changed[position] ^= mask
+    return [*hashes[:target], bytes(changed), *hashes[target + 1 :]]
+
+
+def _restructured(data: st.DataObject, proof: list[bytes], extras: list[bytes]) -> list[bytes]:
+    """The proof with one hash inserted (from ``extras``), dropped, or two distinct hashes
+    swapped; when there is nothing to drop or swap, one hash is appended instead."""
+    changed = list(proof)
+    kind = data.draw(st.sampled_from(["insert", "drop", "swap"]))
+    distinct = [(i, j) for i in range(len(changed)) for j in range(i) if changed[i] != changed[j]]
+    if kind == "drop" and changed:
+        del changed[data.draw(st.integers(0, len(changed) - 1))]
+    elif kind == "swap" and distinct:
+        i, j = data.draw(st.sampled_from(distinct))
+        changed[i], changed[j] = changed[j], changed[i]
+    else:
+        changed.insert(data.draw(st.integers(0, len(changed))), data.draw(st.sampled_from(extras)))
+    return changed
 
 
 # ------------------------------------------------- the RFC's recursions, as patterns
@@ -120,91 +167,50 @@ def _subproof_pattern(m: int, n: int, whole: bool = True) -> tuple[str, ...]:
 
 @settings(max_examples=200)
 @given(inclusion_cases())
-def test_generated_inclusion_proofs_match_definition_and_verify(
-    case: tuple[list[bytes], int],
-) -> None:
-    leaves, index = case
-    size, root = len(leaves), root_from_leaf_hashes(leaves)
-    proof = inclusion_proof_from_leaf_hashes(leaves, index)
-    assert inclusion_proof_from_subtrees(index, size, _lookup(leaves)) == proof
-    assert root_from_subtrees(size, _lookup(leaves)) == root
-    verify_inclusion(leaves[index], index, size, proof, root)
+def test_generated_inclusion_proofs_match_definition_and_verify(case: InclusionCase) -> None:
+    assert inclusion_proof_from_subtrees(case.index, case.size, _lookup(case.leaves)) == case.proof
+    assert root_from_subtrees(case.size, _lookup(case.leaves)) == case.root
+    verify_inclusion(case.leaves[case.index], case.index, case.size, case.proof, case.root)
 
 
 @given(inclusion_cases(), st.data())
-def test_inclusion_refuses_any_flipped_byte(
-    case: tuple[list[bytes], int], data: st.DataObject
-) -> None:
-    leaves, index = case
-    size, root = len(leaves), root_from_leaf_hashes(leaves)
-    proof = inclusion_proof_from_leaf_hashes(leaves, index)
-    target = data.draw(st.integers(-2, len(proof) - 1), label="hash (-2 leaf, -1 root)")
-    position = data.draw(st.integers(0, 31))
-    mask = data.draw(st.integers(1, 255))
-    leaf, changed = leaves[index], list(proof)
-    if target == -2:
-        leaf = _flip(leaf, position, mask)
-    elif target == -1:
-        root = _flip(root, position, mask)
-    else:
-        changed[target] = _flip(changed[target], position, mask)
+def test_inclusion_refuses_any_flipped_byte(case: InclusionCase, data: st.DataObject) -> None:
+    leaf, root, *proof = _flip_one(data, [case.leaves[case.index], case.root, *case.proof])
     with pytest.raises(InvalidInclusionProof):
-        verify_inclusion(leaf, index, size, changed, root)
+        verify_inclusion(leaf, case.index, case.size, proof, root)
 
 
 @given(inclusion_cases(), st.data())
 def test_inclusion_refuses_any_added_dropped_or_swapped_hash(
-    case: tuple[list[bytes], int], data: st.DataObject
+    case: InclusionCase, data: st.DataObject
 ) -> None:
-    leaves, index = case
-    size, root = len(leaves), root_from_leaf_hashes(leaves)
-    proof = inclusion_proof_from_leaf_hashes(leaves, index)
-    changed = list(proof)
-    kind = data.draw(st.sampled_from(["insert", "drop", "swap"]))
-    if kind == "insert":
-        at = data.draw(st.integers(0, len(changed)))
-        extra = data.draw(st.sampled_from([*leaves[:4], root, bytes(32)]))
-        changed.insert(at, extra)
-    elif kind == "drop" and changed:
-        del changed[data.draw(st.integers(0, len(changed) - 1))]
-    else:
-        if len(set(changed)) < 2:
-            changed.append(root)
-        else:
-            i, j = data.draw(st.sampled_from([(i, j) for i in range(len(changed))
-                                              for j in range(i) if changed[i] != changed[j]]))
-            changed[i], changed[j] = changed[j], changed[i]
+    proof = _restructured(data, case.proof, [*case.leaves[:4], case.root, bytes(32)])
     with pytest.raises(InvalidInclusionProof):
-        verify_inclusion(leaves[index], index, size, changed, root)
+        verify_inclusion(case.leaves[case.index], case.index, case.size, proof, case.root)
 
 
 @given(inclusion_cases(), st.data())
-def test_inclusion_refuses_any_other_index(
-    case: tuple[list[bytes], int], data: st.DataObject
-) -> None:
-    leaves, index = case
-    size, root = len(leaves), root_from_leaf_hashes(leaves)
-    proof = inclusion_proof_from_leaf_hashes(leaves, index)
-    other = data.draw(sizes_near(index))
+def test_inclusion_refuses_any_other_index(case: InclusionCase, data: st.DataObject) -> None:
+    other = data.draw(sizes_near(case.index))
     with pytest.raises(InvalidInclusionProof):
-        verify_inclusion(leaves[index], other, size, proof, root)
+        verify_inclusion(case.leaves[case.index], other, case.size, case.proof, case.root)
 
 
 @settings(max_examples=300)
 @given(inclusion_cases(), st.data())
 def test_inclusion_accepts_another_size_only_with_the_same_path_pattern(
-    case: tuple[list[bytes], int], data: st.DataObject
+    case: InclusionCase, data: st.DataObject
 ) -> None:
-    leaves, index = case
-    size, root = len(leaves), root_from_leaf_hashes(leaves)
-    proof = inclusion_proof_from_leaf_hashes(leaves, index)
-    other = data.draw(sizes_near(size))
-    same_pattern = index < other and _path_pattern(index, other) == _path_pattern(index, size)
+    other = data.draw(sizes_near(case.size))
+    same_pattern = case.index < other and (
+        _path_pattern(case.index, other) == _path_pattern(case.index, case.size)
+    )
+    leaf = case.leaves[case.index]
     if same_pattern:
-        verify_inclusion(leaves[index], index, other, proof, root)
+        verify_inclusion(leaf, case.index, other, case.proof, case.root)
     else:
         with pytest.raises(InvalidInclusionProof):
-            verify_inclusion(leaves[index], index, other, proof, root)
+            verify_inclusion(leaf, case.index, other, case.proof, case.root)
 
 
 # -------------------------------------------------------------- consistency
@@ -212,83 +218,51 @@ def test_inclusion_accepts_another_size_only_with_the_same_path_pattern(
 
 @settings(max_examples=200)
 @given(consistency_cases())
-def test_generated_consistency_proofs_match_definition_and_verify(
-    case: tuple[list[bytes], int],
-) -> None:
-    leaves, size1 = case
-    size2 = len(leaves)
-    proof = consistency_proof_from_leaf_hashes(leaves, size1)
-    assert consistency_proof_from_subtrees(size1, size2, _lookup(leaves)) == proof
-    verify_consistency(size1, size2, proof, root_from_leaf_hashes(leaves[:size1]),
-                       root_from_leaf_hashes(leaves))
+def test_generated_consistency_proofs_match_definition_and_verify(case: ConsistencyCase) -> None:
+    lookup = _lookup(case.leaves)
+    assert consistency_proof_from_subtrees(case.size1, case.size2, lookup) == case.proof
+    verify_consistency(case.size1, case.size2, case.proof, case.root1, case.root2)
 
 
 @given(consistency_cases(), st.data())
-def test_consistency_refuses_any_flipped_byte(
-    case: tuple[list[bytes], int], data: st.DataObject
-) -> None:
-    leaves, size1 = case
-    size2 = len(leaves)
-    root1, root2 = root_from_leaf_hashes(leaves[:size1]), root_from_leaf_hashes(leaves)
-    proof = consistency_proof_from_leaf_hashes(leaves, size1)
-    target = data.draw(st.integers(-2, len(proof) - 1), label="hash (-2 root1, -1 root2)")
-    position, mask = data.draw(st.integers(0, 31)), data.draw(st.integers(1, 255))
-    changed = list(proof)
-    if target == -2:
-        root1 = _flip(root1, position, mask)
-    elif target == -1:
-        root2 = _flip(root2, position, mask)
-    else:
-        changed[target] = _flip(changed[target], position, mask)
+def test_consistency_refuses_any_flipped_byte(case: ConsistencyCase, data: st.DataObject) -> None:
+    root1, root2, *proof = _flip_one(data, [case.root1, case.root2, *case.proof])
     with pytest.raises(InvalidConsistencyProof):
-        verify_consistency(size1, size2, changed, root1, root2)
+        verify_consistency(case.size1, case.size2, proof, root1, root2)
 
 
 @given(consistency_cases(), st.data())
 def test_consistency_refuses_any_added_dropped_or_swapped_hash(
-    case: tuple[list[bytes], int], data: st.DataObject
+    case: ConsistencyCase, data: st.DataObject
 ) -> None:
-    leaves, size1 = case
-    size2 = len(leaves)
-    root1, root2 = root_from_leaf_hashes(leaves[:size1]), root_from_leaf_hashes(leaves)
-    changed = consistency_proof_from_leaf_hashes(leaves, size1)
-    kind = data.draw(st.sampled_from(["insert", "drop", "swap", "swap-roots"]))
-    if kind == "insert":
-        changed.insert(data.draw(st.integers(0, len(changed))),
-                       data.draw(st.sampled_from([root1, root2, leaves[0], bytes(32)])))
-    elif kind == "drop":
-        del changed[data.draw(st.integers(0, len(changed) - 1))]
-    elif kind == "swap" and len(set(changed)) >= 2:
-        i, j = data.draw(st.sampled_from([(i, j) for i in range(len(changed))
-                                          for j in range(i) if changed[i] != changed[j]]))
-        changed[i], changed[j] = changed[j], changed[i]
-    else:
-        root1, root2 = root2, root1
+    proof = _restructured(data, case.proof, [case.root1, case.root2, case.leaves[0], bytes(32)])
     with pytest.raises(InvalidConsistencyProof):
-        verify_consistency(size1, size2, changed, root1, root2)
+        verify_consistency(case.size1, case.size2, proof, case.root1, case.root2)
+
+
+@given(consistency_cases())
+def test_consistency_refuses_swapped_roots(case: ConsistencyCase) -> None:
+    with pytest.raises(InvalidConsistencyProof):
+        verify_consistency(case.size1, case.size2, case.proof, case.root2, case.root1)
 
 
 @settings(max_examples=300)
 @given(consistency_cases(), st.data())
 def test_consistency_accepts_other_sizes_only_with_the_same_pattern(
-    case: tuple[list[bytes], int], data: st.DataObject
+    case: ConsistencyCase, data: st.DataObject
 ) -> None:
-    leaves, size1 = case
-    size2 = len(leaves)
-    root1, root2 = root_from_leaf_hashes(leaves[:size1]), root_from_leaf_hashes(leaves)
-    proof = consistency_proof_from_leaf_hashes(leaves, size1)
     if data.draw(st.booleans(), label="change size1"):
-        other1, other2 = data.draw(sizes_near(size1)), size2
+        other1, other2 = data.draw(sizes_near(case.size1)), case.size2
     else:
-        other1, other2 = size1, data.draw(sizes_near(size2))
+        other1, other2 = case.size1, data.draw(sizes_near(case.size2))
     same_pattern = 0 < other1 < other2 and (
-        _subproof_pattern(other1, other2) == _subproof_pattern(size1, size2)
+        _subproof_pattern(other1, other2) == _subproof_pattern(case.size1, case.size2)
     )
     if same_pattern:
-        verify_consistency(other1, other2, proof, root1, root2)
+        verify_consistency(other1, other2, case.proof, case.root1, case.root2)
     else:
         with pytest.raises(InvalidConsistencyProof):
-            verify_consistency(other1, other2, proof, root1, root2)
+            verify_consistency(other1, other2, case.proof, case.root1, case.root2)
 
 
 def test_patterns_are_not_trivially_equal() -> None:
