@@ -181,7 +181,12 @@ def parse_json_object(data: bytes, where: str, max_bytes: int = 64 << 20) -> Jso
 def parse_canonical_json(data: bytes, where: str) -> JsonObject:
     """Parse a payload and refuse it unless ``data`` is its canonical encoding."""
     value = parse_json_object(data, where)
-    if canonical_json(value) != data:
+    try:
+        canonical = canonical_json(value)
+    except UnicodeEncodeError:  # an escaped unpaired surrogate: no UTF-8 form at all
+        raise EncodingError("payload is not in canonical JSON form (a string holds an "
+                            "unpaired surrogate)", where) from None
+    if canonical != data:
         raise EncodingError("payload is not in canonical JSON form", where)
     return value
 
