@@ -575,6 +575,8 @@ def _apply(setup: ElectionSetup, group: GroupParameters, progress: CeremonyProgr
     elif kind == EntryType.CEREMONY_CONFIRM:
         confirmation = Confirmation.from_payload(entry.payload, group, where)
         _same_attempt(confirmation.attempt, progress)
+        if sender in progress.confirmations:
+            raise RecordError(f"trustee {sender} confirmed twice")
         _check_confirmation(setup, progress, sender, confirmation)
         progress.confirmations[sender] = confirmation
     return progress

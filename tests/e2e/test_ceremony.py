@@ -231,6 +231,15 @@ def test_rejects_confirmation_before_every_dealer_dealt() -> None:
         _offer(script, "trustee-1", EntryType.CEREMONY_CONFIRM, script.confirm(1))
 
 
+def test_rejects_a_second_confirmation_from_one_trustee() -> None:
+    script = _script()
+    _commit_all(script)
+    _deal_all(script)
+    script.add_trustee(1, EntryType.CEREMONY_CONFIRM, script.confirm(1))
+    with pytest.raises(RecordError, match="trustee 1 confirmed twice"):
+        _offer(script, "trustee-1", EntryType.CEREMONY_CONFIRM, script.confirm(1))
+
+
 def test_rejects_ceremony_entry_from_a_writer_who_is_no_trustee() -> None:
     script = _script()
     with pytest.raises(RecordError, match="'official-1' is not a trustee"):
