@@ -1,0 +1,181 @@
+"""The public bulletin board's pages, rendered on the server from the ledger.
+
+Every page is plain HTML (tables, and inline SVG for charts: no script needed), built
+from what the ledger operator and the witnesses serve: entries page by page with a
+summary of each payload, heads with their cosignatures, each witness's status, the
+results (with the record's verification status when it has been run), the
+reconciliation and the audit's entries in ledger order (commitments, the seed, the
+tickets, each sampled comparison, the risk per assertion). Entries this module does
+not know are shown generically: their type and a summary of their payload.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from e2e.errors import PaperchainError
+from e2e.ledger.entry import Entry, decode_envelope
+from e2e.manifest import Manifest
+from paperchain.web.common import escape
+
+__all__ = [
+    "AUDIT_TYPES",
+    "decoded_entries",
+    "payload_summary",
+    "render_payload",
+    "results_table",
+    "risk_chart",
+    "table",
+]
+
+AUDIT_TYPES = ("cvrs", "cvr-commitment", "cvr-equality-share", "cvr-equality",
+               "paper-manifest", "reconciliation", "audit-parameters", "audit-seed",
+               "audit-round", "audit-reading", "audit-signoff", "audit-decryption-share",
+               "audit-cvrs", "audit-risk", "audit-end", "hand-count")
+_MAX_CELL = 80
+_MAX_ROWS = 200
+
+
+def decoded_entries(pairs: Iterable[tuple[int, bytes]]) -> list[tuple[int, bytes, Entry | None]]:
+    out: list[tuple[int, bytes, Entry | None]] = []
+    for index, raw in pairs:
+        try:
+            entry: Entry | None = decode_envelope(raw, f"entry {index}").entry()
+        except PaperchainError:
+            entry = None
+        out.append((index, raw, entry))
+    return out
+
+
+def _json(payload: bytes) -> Any:
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _short(value: object) -> str:
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_CELL else value[: _MAX_CELL - 1] + "…"
+    if isinstance(value, bool | int | float) or value is None:
+        return json.dumps(value)
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(list(value)[:6]) + ("…" if len(value) > 6 else "") + "}"
+    return str(value)[:_MAX_CELL]
+
+
+def payload_summary(entry: Entry) -> str:
+    """One line about an entry's payload: its top-level fields, shortened."""
+    value = _json(entry.payload)
+    if not isinstance(value, dict):
+        return f"{len(entry.payload)} bytes"
+    if entry.entry_type in ("ballot", "challenge") and isinstance(value.get("ballot"), dict):
+        ballot = value["ballot"]
+        return (f"device {ballot.get('device_id')} #{ballot.get('sequence')}, style "
+                f"{ballot.get('style_id')}, tracking code {str(ballot.get('tracking_code'))[:16]}…")
+    parts = [f"{k}: {_short(v)}" for k, v in value.items() if k != "version"]
+    text = "; ".join(parts)
+    return text if len(text) <= 240 else text[:239] + "…"
+
+
+def table(caption: str, header: Sequence[str], rows: Iterable[Sequence[object]],
+          *, numeric: Sequence[int] = ()) -> str:
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in header)
+    body = []
+    for row in rows:
+        cells = "".join(f'<td class="{"num" if i in numeric else ""}">{escape(c)}</td>'
+                        for i, c in enumerate(row))
+        body.append(f"<tr>{cells}</tr>")
+    if not body:
+        body.append(f'<tr><td colspan="{len(header)}">none</td></tr>')
+    return (f'<div class="table-wrap" tabindex="0" role="region" aria-label="{escape(caption)}">'
+            f"<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def render_payload(value: Any, title: str) -> str:
+    """A payload as HTML: scalars as a definition list, lists of objects as tables."""
+    if not isinstance(value, dict):
+        return f"<p>{escape(_short(value))}</p>"
+    scalars = [(k, v) for k, v in value.items() if not isinstance(v, list | dict)]
+    parts = ["<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(_short(v))}</dd>"
+                              for k, v in scalars) + "</dl>"] if scalars else []
+    for key, item in value.items():
+        if isinstance(item, list) and item and all(isinstance(x, dict) for x in item):
+            columns = list(dict.fromkeys(k for x in item for k in x))[:10]
+            rows = [[_short(x.get(c, "")) for c in columns] for x in item[:_MAX_ROWS]]
+            more = f" (first {_MAX_ROWS} of {len(item)})" if len(item) > _MAX_ROWS else ""
+            parts.append(table(f"{title}: {key}{more}", columns, rows))
+        elif isinstance(item, list):
+            parts.append(f"<p><strong>{escape(key)}</strong>: "
+                         f"{escape(', '.join(_short(x) for x in item[:50]))}"
+                         f"{'…' if len(item) > 50 else ''}</p>")
+        elif isinstance(item, dict):
+            parts.append(f"<h4>{escape(key)}</h4>" + render_payload(item, f"{title}: {key}"))
+    return "".join(parts)
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def risk_chart(rows: Sequence[tuple[str, float]], limit: float | None, title: str) -> str:
+    """Horizontal bars: each assertion's measured risk (0..1), the risk limit as a line.
+
+    Inline SVG with a title and description, and the same numbers in a table beside it
+    (a chart is never the only way to read them)."""
+    if not rows:
+        return ""
+    width, bar, gap, left = 640, 22, 8, 260
+    height = len(rows) * (bar + gap) + 40
+    scale = width - left - 20
+    shapes = []
+    for i, (name, risk) in enumerate(rows):
+        y = 10 + i * (bar + gap)
+        w = max(1.0, min(1.0, max(0.0, risk)) * scale)
+        shapes.append(f'<text x="{left - 6}" y="{y + bar * 0.7}" text-anchor="end" '
+                      f'class="label">{escape(name[:40])}</text>'
+                      f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar}" class="bar"/>'
+                      f'<text x="{left + w + 4:.1f}" y="{y + bar * 0.7}" class="value">'
+                      f"{risk:.4g}</text>")
+    if limit is not None:
+        x = left + min(1.0, limit) * scale
+        shapes.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="4" y2="{height - 24}" '
+                      f'class="limit" stroke-dasharray="6 4"/>'
+                      f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" class="label">'
+                      f"risk limit {limit:g}</text>")
+    description = "; ".join(f"{n}: {r:.4g}" for n, r in rows)
+    return (f'<figure><svg role="img" viewBox="0 0 {width} {height}" aria-labelledby="c-t c-d">'
+            f'<title id="c-t">{escape(title)}</title><desc id="c-d">{escape(description)}</desc>'
+            f"{''.join(shapes)}</svg><figcaption>{escape(title)} (bars: measured risk; dashed "
+            "line: the risk limit)</figcaption></figure>")
+
+
+def results_table(manifest: Manifest, payload: Mapping[str, Any]) -> str:
+    """The decrypted counts per contest and selection, with the manifest's labels."""
+    counts = payload.get("counts")
+    if not isinstance(counts, list):
+        return render_payload(payload, "results")
+    by_contest: dict[int, list[tuple[int, object]]] = {}
+    for row in counts:
+        if isinstance(row, dict):
+            by_contest.setdefault(int(row.get("contest", -1)), []).append(
+                (int(row.get("selection", -1)), row.get("count")))
+    parts = []
+    for contest_index, rows in sorted(by_contest.items()):
+        if not 0 <= contest_index < len(manifest.contests):
+            continue
+        contest = manifest.contests[contest_index]
+        named = [(contest.selections[s].label.english if 0 <= s < len(contest.selections)
+                  else f"selection {s}", c) for s, c in sorted(rows)]
+        parts.append(table(contest.title.english, ["Selection", "Votes"], named, numeric=[1]))
+    return "".join(parts)
