@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from e2e.encoding import ObjectReader, parse_json_object
 from e2e.errors import (
@@ -214,6 +215,11 @@ def create_app(node: LedgerNode, limits: ServiceLimits | None = None) -> FastAPI
                     "in an RFC 9162 Merkle tree, signed tree heads and witness cosignatures "
                     "(docs/spec/ledger-service.md).",
         responses=_ERRORS)
+    # Receipt checkers read heads, entries and proofs from the witnesses (and the operator)
+    # in the voter's own browser, from another origin: every read route is public data,
+    # so any origin may read it, without credentials (docs/spec/web.md §3).
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"],
+                       allow_credentials=False, max_age=600)
 
     @app.exception_handler(PaperchainError)
     async def _paperchain_error(request: Request, error: PaperchainError) -> JSONResponse:
