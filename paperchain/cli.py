@@ -19,6 +19,7 @@ __all__ = ["main"]
 
 # (module, attribute) of each subcommand group, loaded when the CLI starts.
 _GROUPS: tuple[tuple[str, str], ...] = (
+    ("paperchain.commands.bench", "bench"),
     ("paperchain.commands.ledger", "ledger"),
     ("paperchain.commands.election", "election"),
     ("paperchain.commands.trustee", "trustee"),
