@@ -1,0 +1,311 @@
+"""Election scale: encryption and verification per selection, whole records, tally, Dask.
+
+    .venv/bin/python benchmarks/bench_scale.py             # everything but 10^5 (~12 min)
+    .venv/bin/python benchmarks/bench_scale.py --quick     # core and 10^3 only (~3 min)
+    .venv/bin/python benchmarks/bench_scale.py --sizes 100000 --no-dask --no-electionguard
+                                                           # the opt-in 10^5 run (hours cold)
+    .venv/bin/python benchmarks/bench_scale.py --json      # figures as JSON on stdout
+
+All on the standard 4096-bit group, ballots of 10 contests × 4 candidates, vote for 1.
+
+* core (``paperchain.benchcore``): per selection, in units of one ``powmod`` of the same
+  run — encryption (bulk, and online with a precomputed pool), verification from payload
+  bytes (a batch, one ballot alone, the simple reference path), fixed-base table sizes;
+* ElectionGuard 1.4.0 on the same 100 ballots, per ballot (its per-selection figures
+  count one placeholder selection per contest): ``benchmarks/electionguard_side.py`` run
+  by the Python 3.10 interpreter of ``benchmarks/cache/eg-venv`` (created on first use:
+  ``electionguard==1.4.0 dacite==1.6.0 hypothesis``), beside Paperchain on the same
+  ballots in this process;
+* records of 10^3 and 10^4 cast ballots (opt-in 10^5), built once into
+  ``benchmarks/cache/scale-record-*.bin`` (compact payloads; 10^3 also in JSON): in a
+  fresh child process, the whole-record verification (``RecordVerifier``, a local
+  process pool of 2 workers) and then, in the same process, the tally — the pass every
+  trustee runs, reusing this process's verdicts — with the decryption by 2 of 3
+  trustees; wall time, CPU and peak memory (main process and each worker, VmHWM);
+* Dask: the 10^3 record verified on a local cluster of 1, 2 and 4 worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CACHE = ROOT / "benchmarks" / "cache"
+EG_PYTHON = Path("/root/.pyenv/versions/3.10.13/bin/python")
+EG_VENV = CACHE / "eg-venv"
+
+
+# --- peak memory --------------------------------------------------------------------------
+
+
+def _hwm_kib(pid: int | str = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _reset_hwm(pid: int | str = "self") -> None:
+    with contextlib.suppress(OSError):  # not Linux: the peak then covers both passes
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+def _record_path(size: int, compact: bool) -> Path:
+    return CACHE / f"scale-record-{size}{'' if compact else '-json'}.bin"
+
+
+def _election(size: int):  # -> SyntheticElection
+    from e2e.group import STANDARD
+    from paperchain.benchcore import bench_manifest
+    from tests.perf.ledgers import SyntheticElection
+    return SyntheticElection.create(STANDARD, bench_manifest(), devices=max(2, size // 500))
+
+
+def ensure_record(size: int, compact: bool = True, workers: int = 2) -> Path:
+    """The cached record of ``size`` cast ballots (built once: hours at 10^5)."""
+    from tests.perf.ledgers import envelopes_of, write_envelopes
+    path = _record_path(size, compact)
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    election = _election(size)
+    devices = sorted(election.device_keys)
+    counts = {d: size // len(devices) + (1 if i < size % len(devices) else 0)
+              for i, d in enumerate(devices)}
+    started = time.perf_counter()
+    print(f"building {path.name} ({size} ballots, {len(devices)} devices) ...", file=sys.stderr)
+    partial = path.with_suffix(".partial")
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        entries = [*election.opening_entries()]
+        chains = election.bulk_chains(counts, pool, compact=compact)
+
+        def stream():
+            yield from entries
+            yield from chains
+            yield from election.closing_entries()
+
+        write_envelopes(partial, envelopes_of(stream()))
+    partial.rename(path)
+    print(f"built {path.name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return path
+
+
+def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool) -> dict[str, Any]:
+    """In a fresh process: verify the record, then (optionally) tally it as a trustee would."""
+    from e2e.group import STANDARD
+    from e2e.trustee import KeyShare
+    from e2e.verdicts import VerdictCache
+    from e2e.verify import RecordVerifier
+    from tally.decrypt import combine, compute_share
+    from tests.perf.ledgers import read_envelopes
+
+    if scheduler == "local":
+        from distributed import Client, LocalCluster
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+        executor: Any = client.get_executor()
+        in_flight = 2 * workers
+    else:
+        executor = ProcessPoolExecutor(max_workers=workers)
+        in_flight = 2 * workers
+    verdicts = VerdictCache()
+    result: dict[str, Any] = {"record": path.name, "workers": workers,
+                              "executor": "dask local cluster" if scheduler else "process pool"}
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
+        verifier = RecordVerifier(None, executor=executor, chunk_size=64, in_flight=in_flight,
+                                  verdicts=verdicts)
+        report = verifier.run(read_envelopes(path))
+        result["verify_wall_s"] = round(time.perf_counter() - started, 2)
+        result["verify_main_cpu_s"] = round(time.process_time() - cpu, 2)
+        result["ballots"] = verifier.aggregate.ballots
+        result["findings"] = len(report.findings)
+        result["verdict"] = "valid" if report.ok else "INVALID"
+        result["verify_peak_main_mib"] = round(_hwm_kib() / 1024, 1)
+        pids = list(getattr(executor, "_processes", {}) or {})
+        if pids:
+            result["verify_peak_worker_mib"] = round(max(_hwm_kib(p) for p in pids) / 1024, 1)
+        if tally and report.ok and verifier.context is not None:
+            # The trustees' key shares (the synthetic election is fixed by its seeds).
+            script = _election(verifier.aggregate.ballots).script
+            key_shares = {i: script.key_share(i) for i in (1, 3)}
+            for pid in ["self", *pids]:
+                _reset_hwm(pid)
+            started, cpu = time.perf_counter(), time.process_time()
+            again = RecordVerifier(None, executor=executor, chunk_size=64, in_flight=in_flight,
+                                   verdicts=verdicts)
+            second = again.run(read_envelopes(path))
+            context = again.context
+            if context is None or again.voting_close_index is None or not second.ok:
+                raise RuntimeError("the tally pass does not verify")
+            aggregate = again.aggregate
+            targets = [(c, s, aggregate.total(context, c, s))
+                       for c, contest in enumerate(context.manifest.contests)
+                       for s in range(len(contest.selections))]
+            shares = [compute_share(KeyShare(i, key_shares[i],
+                                             context.extended_base_hash, context.joint_key),
+                                    context, "tally@bench", targets) for i in (1, 3)]
+            counts = combine(context, shares, targets, dict(aggregate.ballots_per_contest))
+            result["tally_wall_s"] = round(time.perf_counter() - started, 2)
+            result["tally_main_cpu_s"] = round(time.process_time() - cpu, 2)
+            result["tally_peak_main_mib"] = round(_hwm_kib() / 1024, 1)
+            if pids:
+                result["tally_peak_worker_mib"] = round(
+                    max(_hwm_kib(p) for p in pids) / 1024, 1)
+            result["tally_votes"] = sum(n for _, _, _, n in counts)
+        result["group"] = STANDARD.name
+    finally:
+        if scheduler == "local":
+            client.close()
+            cluster.close()
+        else:
+            executor.shutdown()
+    return result
+
+
+def run_child(*args: str, timeout: float = 4 * 3600) -> dict[str, Any]:
+    completed = subprocess.run([sys.executable, __file__, "--child", *args], cwd=ROOT,
+                               capture_output=True, text=True, timeout=timeout, check=False)
+    if completed.returncode != 0:
+        return {"error": completed.stderr.strip().splitlines()[-1:] or ["failed"]}
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# --- ElectionGuard --------------------------------------------------------------------------
+
+
+def electionguard(ballots: int) -> dict[str, Any]:
+    python = EG_VENV / "bin" / "python"
+    if not python.exists():
+        if not EG_PYTHON.exists():
+            return {"error": f"{EG_PYTHON} not found (ElectionGuard 1.4.0 needs Python 3.10)"}
+        subprocess.run([str(EG_PYTHON), "-m", "venv", str(EG_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "electionguard==1.4.0",
+                        "dacite==1.6.0", "hypothesis"], check=True)
+    completed = subprocess.run([str(python), str(ROOT / "benchmarks" / "electionguard_side.py"),
+                                "--ballots", str(ballots)], capture_output=True, text=True,
+                               timeout=3600, check=False)
+    if completed.returncode != 0:
+        return {"error": completed.stderr.strip()[-300:]}
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def paperchain_same_ballots(ballots: int) -> dict[str, Any]:
+    """Paperchain on the ballots ElectionGuard gets, per ballot, in this process."""
+    from e2e.ballot import encrypt_ballot
+    from e2e.fixedbase import prepare
+    from e2e.group import STANDARD
+    from e2e.voting import CastBallot, check_cast_payloads
+    from paperchain.benchcore import bench_manifest, one_vote_each, synthetic_context
+
+    context = synthetic_context(STANDARD, bench_manifest())
+    prepare(STANDARD, STANDARD.g, context.joint_key.value)
+    marked = [one_vote_each(context.manifest, "all", n) for n in range(ballots)]
+    started = time.process_time()
+    encrypted = [encrypt_ballot(context, m, device_id="kiosk-1", session="bench",
+                                sequence=n + 1, previous_code=bytes(32)).ballot
+                 for n, m in enumerate(marked)]
+    encrypt = time.process_time() - started
+    payloads = [(CastBallot(b).to_payload(compact=True), "payload") for b in encrypted]
+    started = time.process_time()
+    checked = check_cast_payloads(context, payloads)
+    verify = time.process_time() - started
+    if any(c.decode_error or c.verify_error for c in checked):
+        raise RuntimeError("an honest ballot failed")
+    started = time.process_time()
+    for payload in payloads[:10]:
+        check_cast_payloads(context, [payload])
+    single = (time.process_time() - started) / 10
+    return {"ballots": ballots, "encrypt_ms_per_ballot": encrypt / ballots * 1e3,
+            "verify_batch_ms_per_ballot": verify / ballots * 1e3,
+            "verify_one_by_one_ms_per_ballot": single * 1e3}
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--quick", action="store_true", help="core and 10^3 only")
+    parser.add_argument("--sizes", default=None,
+                        help="comma-separated record sizes (default 1000,10000)")
+    parser.add_argument("--workers", type=int, default=2, help="verification worker processes")
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask runs")
+    parser.add_argument("--no-electionguard", action="store_true", help="skip ElectionGuard")
+    parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child is not None:
+        path, workers, scheduler, tally = args.child
+        result = verify_child(Path(path), int(workers), None if scheduler == "-" else scheduler,
+                              tally == "tally")
+        print(json.dumps(result))
+        return 0
+
+    from paperchain.benchcore import measure_core
+
+    sizes = [int(s) for s in (args.sizes or ("1000" if args.quick else "1000,10000")).split(",")]
+    report: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+                   f"{platform.python_version()}",
+        "core": measure_core(rounds=2 if args.quick else 3, quick=args.quick),
+    }
+    if not args.quick and not args.no_electionguard:
+        report["electionguard"] = electionguard(100)
+        report["paperchain_same_ballots"] = paperchain_same_ballots(100)
+    records = []
+    for size in sizes:
+        records.append(run_child(str(ensure_record(size)), str(args.workers), "-", "tally"))
+        if size == 1000 and not args.quick:
+            records.append(run_child(str(ensure_record(size, compact=False)), str(args.workers),
+                                     "-", "tally"))
+    report["records"] = records
+    if not args.no_dask and not args.quick:
+        path = ensure_record(1000)
+        report["dask"] = [run_child(str(path), str(k), "local", "-") for k in (1, 2, 4)]
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        _print(report)
+    return 0
+
+
+def _print(report: dict[str, Any]) -> None:
+    core = report["core"]
+    print(f"# Scale ({report['machine']}; 1 powmod = {core['powmod_ms']:.3f} ms)")
+    for key in ("encrypt", "encrypt_online", "pool_fill", "verify", "verify_json",
+                "verify_single", "verify_simple"):
+        print(f"{key:>16}: {core[f'{key}_units_per_selection']:6.3f} units/selection  "
+              f"({core[f'{key}_ms_per_selection']:.3f} ms)")
+    for table in core["fixed_base_tables"]:
+        print(f"  window {table['window']:2d}: {table['units_per_exponentiation']:.3f} units, "
+              f"{table['mib']} MiB, built in {table['build_ms']} ms")
+    if "electionguard" in report:
+        print("ElectionGuard:", json.dumps(report["electionguard"]))
+        print("Paperchain, same ballots:", json.dumps(report["paperchain_same_ballots"]))
+    for record in report.get("records", []):
+        print("record:", json.dumps(record))
+    for run in report.get("dask", []):
+        print("dask:", json.dumps(run))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

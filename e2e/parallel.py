@@ -1,0 +1,335 @@
+"""Work that grows with the number of ballots, in chunks through a ``concurrent.futures`` executor.
+
+DESIGN.md, "Scale". Three kinds of chunk run here:
+
+* ``verify_chunk`` — the verifier's per-ballot cryptography for a run of ``ballot`` and
+  ``challenge`` entries: decoding, batch verification (``e2e.batch``), the α digests and
+  each device's partial product of the valid cast ballots' ciphertexts. ``RecordVerifier``
+  keeps everything that depends on ledger order (chains, sequences, phases, α uniqueness)
+  in its own process and applies the chunks' outcomes in order (``e2e.verify``).
+* ``encrypt_chain`` — bulk encryption for benchmarks and tests: a run of consecutive
+  ballots of one device chain, linked afterwards by ``link_chain``.
+
+``make_executor`` gives a local process pool by default, or — with a scheduler address —
+a Dask distributed cluster's executor. **Dask workers are then part of the verifier's
+trusted base**: they compute verdicts the verifier accepts, so a verifier must run
+them itself, on machines it trusts, never on a cluster someone else controls.
+
+Chunks carry the ``ElectionContext`` (≈ 10 kB pickled) so any worker can serve any
+chunk; results carry no secret. Memory stays flat: the caller bounds the number of
+chunks in flight (``bounded_map``) and every chunk's payloads are dropped once applied.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from gmpy2 import mpz
+
+from e2e.ballot import (
+    EncryptedBallot,
+    MarkedBallot,
+    encrypt_ballot,
+    tracking_code,
+    verify_ballot,
+    verify_opening,
+)
+from e2e.context import ElectionContext
+from e2e.encoding import Reader, parse_json_object
+from e2e.errors import PaperchainError, RecordError, UsageError
+from e2e.fixedbase import prepare
+from e2e.ledger.types import EntryType
+from e2e.voting import COMPACT_MAGIC, BallotHeader, ChallengedBallot, check_cast_payloads
+
+__all__ = [
+    "BallotOutcome",
+    "BallotTask",
+    "ChunkOutcome",
+    "ErrorInfo",
+    "PartialAggregate",
+    "bounded_map",
+    "encrypt_chain",
+    "link_chain",
+    "make_executor",
+    "shared_executor",
+    "verified_rows",
+    "verify_chunk",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
+    """A local process pool (``workers`` processes, default: one per CPU), or the executor
+    of the Dask distributed scheduler at ``scheduler`` (whose workers the verifier must
+    trust as it trusts itself — see the module docstring)."""
+    if scheduler is not None:
+        try:
+            from distributed import Client
+        except ImportError as err:  # pragma: no cover - dask[distributed] is a dependency
+            raise UsageError("--scheduler needs dask[distributed]") from err
+        return Client(scheduler).get_executor()
+    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+
+
+_shared: ProcessPoolExecutor | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_executor() -> ProcessPoolExecutor:
+    """The process-wide pool (one worker per CPU), started on first use and shut down at
+    exit; what ``RecordVerifier`` uses by default once a ledger holds many ballots."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
+            atexit.register(_shared.shutdown, cancel_futures=True)
+        return _shared
+
+
+def bounded_map(executor: Executor | None, function: Callable[..., R],
+                argument_chunks: Iterable[tuple[Any, ...]], in_flight: int) -> Iterator[R]:
+    """``function(*args)`` for each chunk, results in order, at most ``in_flight`` chunks
+    submitted and not yet consumed (so memory does not grow with the input). Without an
+    executor the chunks run here, one by one."""
+    if executor is None:
+        for args in argument_chunks:
+            yield function(*args)
+        return
+    pending: deque[Future[R]] = deque()
+    for args in argument_chunks:
+        pending.append(executor.submit(function, *args))
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+# --- verification chunks ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BallotTask:
+    """One ``ballot`` or ``challenge`` entry's payload to check.
+
+    ``verified``: this process already verified these exact bytes under this H_E
+    (``e2e.verdicts``), so only what the ledger order needs is extracted.
+    ``digests``: the α digests are wanted (not when the α registry already answered).
+    """
+
+    index: int
+    kind: str
+    payload: bytes
+    where: str
+    verified: bool = False
+    digests: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """A ``PaperchainError`` that crosses a process boundary with its reason and place
+    intact (pickling an exception keeps only its message)."""
+
+    kind: type[PaperchainError]
+    reason: str
+    where: str | None
+
+    @classmethod
+    def of(cls, error: PaperchainError) -> ErrorInfo:
+        return cls(type(error), error.reason, error.where)
+
+    def error(self) -> PaperchainError:
+        try:
+            return self.kind(self.reason, self.where)
+        except TypeError:  # a subclass with another constructor: keep the words
+            return RecordError(self.reason, self.where)
+
+
+@dataclass(frozen=True, slots=True)
+class BallotOutcome:
+    """What one entry's payload showed; ``counted`` cast ballots are in the partial sums."""
+
+    index: int
+    header: BallotHeader | None
+    digests: tuple[bytes, ...] | None
+    decode_error: ErrorInfo | None
+    verify_error: ErrorInfo | None
+    paper_ballot_id: bytes | None
+    counted: bool
+
+
+@dataclass(slots=True)
+class PartialAggregate:
+    """Products of the counted cast ballots' ciphertexts, per device and (contest,
+    selection), as bare numbers mod p; and their counts per device and style."""
+
+    totals: dict[str, dict[tuple[int, int], tuple[mpz, mpz]]] = field(default_factory=dict)
+    styles: dict[str, dict[str, int]] = field(default_factory=dict)
+    contests: dict[int, int] = field(default_factory=dict)
+
+    def add(self, p: mpz, device_id: str, style_id: str,
+            rows: Sequence[tuple[int, Sequence[tuple[mpz, mpz]]]]) -> None:
+        styles = self.styles.setdefault(device_id, {})
+        styles[style_id] = styles.get(style_id, 0) + 1
+        totals = self.totals.setdefault(device_id, {})
+        for contest_index, row in rows:
+            self.contests[contest_index] = self.contests.get(contest_index, 0) + 1
+            for j, (alpha, beta) in enumerate(row):
+                key = (contest_index, j)
+                held = totals.get(key)
+                totals[key] = (alpha, beta) if held is None else (held[0] * alpha % p,
+                                                                  held[1] * beta % p)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkOutcome:
+    outcomes: tuple[BallotOutcome, ...]
+    partial: PartialAggregate
+
+
+def _digest(value: mpz, width: int) -> bytes:
+    return hashlib.sha256(int(value).to_bytes(width, "big")).digest()
+
+
+def verified_rows(context: ElectionContext, payload: bytes
+                  ) -> tuple[BallotHeader, list[tuple[int, list[tuple[mpz, mpz]]]]]:
+    """Header and ciphertexts of a ``ballot``/``challenge`` payload this process has already
+    decoded and verified in full (``e2e.verdicts``): read without checks, never on
+    unverified bytes."""
+    if payload[:4] == COMPACT_MAGIC:
+        return _compact_rows(context, payload)
+    obj = parse_json_object(payload, "payload")
+    ballot = obj["ballot"]
+    header = BallotHeader(ballot["device_id"], ballot["session"], ballot["sequence"],
+                          ballot["style_id"], bytes.fromhex(ballot["previous_code"]),
+                          bytes.fromhex(ballot["tracking_code"]))
+    rows = [(contest["index"], [(mpz(s["alpha"], 16), mpz(s["beta"], 16))
+                                for s in contest["selections"]])
+            for contest in ballot["contests"]]
+    return header, rows
+
+
+def _compact_rows(context: ElectionContext, payload: bytes
+                  ) -> tuple[BallotHeader, list[tuple[int, list[tuple[mpz, mpz]]]]]:
+    """``verified_rows`` of a compact payload: the ciphertexts sliced out at their offsets,
+    the proofs skipped by length (the layout is ``EncryptedBallot.to_compact``'s)."""
+    p_bytes, q_bytes = context.group.p_bytes, context.group.q_bytes
+    branch = 2 * p_bytes + 2 * q_bytes
+    reader = Reader(payload, "payload")
+    reader.fixed(6, "magic, versions")
+    device_id, session = reader.text("device_id"), reader.text("session")
+    sequence = reader.u64("sequence")
+    header = BallotHeader(device_id, session, sequence, reader.text("style_id"),
+                          reader.fixed(32, "previous_code"), reader.fixed(32, "tracking_code"))
+    rows = []
+    for _ in range(reader.u32("contests")):
+        index = reader.u32("index")
+        row = []
+        for _ in range(reader.u32("selections")):
+            cipher = reader.fixed(2 * p_bytes, "ciphertext")
+            row.append((mpz(int.from_bytes(cipher[:p_bytes], "big")),
+                        mpz(int.from_bytes(cipher[p_bytes:], "big"))))
+            reader.fixed(reader.u32("branches") * branch, "proof")
+        reader.fixed(reader.u32("branches") * branch, "proof")
+        rows.append((index, row))
+    return header, rows
+
+
+def verify_chunk(context: ElectionContext, tasks: Sequence[BallotTask]) -> ChunkOutcome:
+    """The per-ballot cryptography of a run of entries (runs in a worker); see above.
+
+    Fresh cast ballots are decoded and verified as one batch (``check_cast_payloads``:
+    same verdict and words as the simple path); challenged ones by the checked decoder,
+    ``verify_ballot`` and ``verify_opening``; already-verified ones are only read.
+    """
+    group = context.group
+    width = group.p_bytes
+    fresh = [t for t in tasks if t.kind == EntryType.BALLOT and not t.verified]
+    checked = iter(check_cast_payloads(context, [(t.payload, t.where) for t in fresh]))
+    partial = PartialAggregate()
+    outcomes = []
+    for task in tasks:
+        decode_error = verify_error = None
+        header = None
+        rows: list[tuple[int, list[tuple[mpz, mpz]]]] = []
+        paper_id = None
+        if task.verified:
+            header, rows = verified_rows(context, task.payload)
+            if task.kind == EntryType.CHALLENGE:
+                paper_id = bytes.fromhex(parse_json_object(task.payload, "payload")
+                                         ["paper_ballot_id"])
+        elif task.kind == EntryType.BALLOT:
+            result = next(checked)
+            if result.decode_error is not None:
+                decode_error = ErrorInfo.of(result.decode_error)
+            elif result.ballot is not None:
+                header = BallotHeader.of(result.ballot)
+                rows = [(c.index, [(s.ciphertext.alpha.value, s.ciphertext.beta.value)
+                                   for s in c.selections]) for c in result.ballot.contests]
+                if result.verify_error is not None:
+                    verify_error = ErrorInfo.of(result.verify_error)
+        else:
+            try:
+                challenged = ChallengedBallot.from_payload(task.payload, group, task.where)
+            except PaperchainError as err:
+                decode_error = ErrorInfo.of(err)
+            else:
+                header = BallotHeader.of(challenged.ballot)
+                rows = [(c.index, [(s.ciphertext.alpha.value, s.ciphertext.beta.value)
+                                   for s in c.selections]) for c in challenged.ballot.contests]
+                paper_id = challenged.paper_ballot_id
+                try:
+                    verify_ballot(context, challenged.ballot)
+                    verify_opening(context, challenged.ballot, challenged.opening)
+                except PaperchainError as err:
+                    verify_error = ErrorInfo.of(err)
+        counted = (task.kind == EntryType.BALLOT and header is not None
+                   and decode_error is None and verify_error is None)
+        if counted and header is not None:
+            partial.add(group.p, header.device_id, header.style_id, rows)
+        digests = (tuple(_digest(alpha, width) for _, row in rows for alpha, _ in row)
+                   if task.digests and header is not None else None)
+        outcomes.append(BallotOutcome(task.index, header, digests, decode_error, verify_error,
+                                      paper_id, counted))
+    return ChunkOutcome(tuple(outcomes), partial)
+
+
+# --- bulk encryption -------------------------------------------------------------------
+
+
+def encrypt_chain(context: ElectionContext, device_id: str, session: str, sequence: int,
+                  ballots: Sequence[MarkedBallot]) -> list[EncryptedBallot]:
+    """Encrypt consecutive ballots of one device chain from ``sequence`` on, unlinked.
+
+    A ballot's proofs bind H_E, the device, its sequence number and its indices — not
+    the previous tracking code — so the ballots of one chain can be encrypted in
+    parallel and linked afterwards, in order, by ``link_chain`` (a hash per ballot). For
+    benchmarks and tests; a kiosk encrypts one ballot at a time. The fixed-base tables
+    for g and K are built once in this process (``prepare``)."""
+    prepare(context.group, context.group.g, context.joint_key.value)
+    encrypted = []
+    for offset, marked in enumerate(ballots):
+        pending = encrypt_ballot(context, marked, device_id=device_id, session=session,
+                                 sequence=sequence + offset, previous_code=bytes(32))
+        pending.erase()
+        encrypted.append(pending.ballot)
+    return encrypted
+
+
+def link_chain(context: ElectionContext, ballots: Iterable[EncryptedBallot],
+               previous_code: bytes) -> Iterator[EncryptedBallot]:
+    """The ballots of ``encrypt_chain`` with their previous and tracking codes set in order."""
+    for ballot in ballots:
+        code = tracking_code(context.extended_base_hash, previous_code, ballot.device_id,
+                             ballot.style_id, ballot.ciphertexts())
+        yield replace(ballot, previous_code=previous_code, tracking_code=code)
+        previous_code = code

@@ -1,0 +1,184 @@
+"""Synthetic elections for the performance work's tests and benchmarks.
+
+A closed key ceremony (``tests.strategies.CeremonyScript``: fixed keys, so the same
+election every run), any number of devices, and ledgers written as bare envelopes:
+setup, ceremony, voting open, the devices' ballots (and challenged ballots),
+their closes, voting close. Nothing here checks anything: the verifier under test does.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from e2e.ballot import BallotOpening, MarkedBallot, chain_seed, encrypt_ballot, mark_ballot
+from e2e.context import ElectionContext
+from e2e.encoding import u32
+from e2e.group import GroupParameters
+from e2e.ledger.entry import GENESIS_PREVIOUS, Entry, Envelope, leaf_hash_of, sign_entry
+from e2e.ledger.types import EntryType
+from e2e.manifest import Manifest
+from e2e.official import PhaseNote, build_setup
+from e2e.parallel import bounded_map, encrypt_chain, link_chain
+from e2e.setup import TrusteeInfo
+from e2e.signing import SigningKey
+from e2e.voting import CastBallot, ChallengedBallot, DeviceClose
+from tests.strategies import CeremonyScript, _seed, election_context
+
+__all__ = ["SyntheticElection", "bench_manifest", "envelopes_of", "read_envelopes",
+           "write_envelopes"]
+
+
+def bench_manifest(contests: int = 10, selections: int = 4, vote_for: int = 1) -> Manifest:
+    """``contests`` plurality contests of ``selections`` candidates, one ballot style."""
+    manifest = {
+        "version": 1, "election_id": "bench-election", "name": {"en": "Benchmark"},
+        "jurisdiction": {"en": "Benchmark"}, "date": "2026-11-03", "languages": ["en"],
+        "contests": [
+            {"id": f"contest-{i}", "title": {"en": f"Contest {i}"}, "kind": "plurality",
+             "vote_for": vote_for, "winners": vote_for,
+             "selections": [{"id": f"candidate-{j}", "label": {"en": f"Candidate {j}"}}
+                            for j in range(selections)]}
+            for i in range(contests)],
+        "ballot_styles": [{"id": "all", "label": {"en": "All"},
+                           "contests": [f"contest-{i}" for i in range(contests)]}],
+    }
+    return Manifest.from_bytes(json.dumps(manifest, indent=1).encode())
+
+
+def random_choices(manifest: Manifest, style_id: str, rng: random.Random
+                   ) -> MarkedBallot:
+    choices = {}
+    for _, contest in manifest.contests_of_style(style_id):
+        count = rng.randint(0, contest.limit)
+        choices[contest.id] = rng.sample([s.id for s in contest.selections], count)
+    return mark_ballot(manifest, style_id, choices)
+
+
+@dataclass
+class SyntheticElection:
+    script: CeremonyScript
+    context: ElectionContext
+    device_keys: dict[str, SigningKey]
+    official_key: SigningKey
+    sequences: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, group: GroupParameters, manifest: Manifest, devices: int = 2
+               ) -> SyntheticElection:
+        base = CeremonyScript.create(group, manifest=manifest)
+        keys = {f"kiosk-{d}": SigningKey(_seed("kiosk", d)) for d in range(1, devices + 1)}
+        trustees = [TrusteeInfo(i, f"Trustee {i}", f"trustee-{i}", base.trustee_keys[i].verify_key,
+                                bytes(base.box_keys[i].public_key)) for i in base.trustee_keys]
+        setup = build_setup(
+            manifest=manifest, group=group, threshold=2, trustees=trustees,
+            officials=[("official-1", base.official_key.verify_key)],
+            devices=[(d, k.verify_key, "Ward 1") for d, k in keys.items()],
+            operator_key=SigningKey(_seed("operator")).verify_key, log_origin="bench",
+        )
+        script = CeremonyScript(setup, base.trustee_keys, base.box_keys, base.official_key)
+        script.sequences["official-1"] = 1  # the setup entry is the official's first
+        script.run_attempt()
+        return cls(script, election_context(script), keys, base.official_key)
+
+    @property
+    def election_id(self) -> str:
+        return self.script.setup.election_id
+
+    def sign(self, writer_id: str, entry_type: str, payload: bytes) -> Entry:
+        key = self.official_key if writer_id == "official-1" else self.device_keys[writer_id]
+        sequence = self.sequences.get(writer_id, 0)
+        self.sequences[writer_id] = sequence + 1
+        return sign_entry(key, str(entry_type), self.election_id, writer_id, sequence, payload)
+
+    def opening_entries(self) -> list[Entry]:
+        """Setup, the ceremony, voting open."""
+        self.sequences = {"official-1": 0}
+        entries = [self.sign("official-1", EntryType.SETUP, self.script.setup.to_payload())]
+        entries += [entry for _, entry in self.script.entries]
+        self.sequences.update({w: s for w, s in self.script.sequences.items()
+                               if w == "official-1"})
+        entries.append(self.sign("official-1", EntryType.VOTING_OPEN, PhaseNote.encode("open")))
+        return entries
+
+    def chain(self, device_id: str, count: int, *, seed: int = 0, challenge_every: int = 0,
+              session: str = "s1", compact: bool = False) -> list[Entry]:
+        """``count`` ballots of one device, every ``challenge_every``-th challenged first."""
+        context, rng = self.context, random.Random(f"{device_id}/{seed}")
+        previous = chain_seed(context.extended_base_hash, device_id, session)
+        entries, sequence = [], 1
+        for n in range(count):
+            marked = random_choices(context.manifest, "all" if self._one_style() else
+                                    rng.choice(context.manifest.ballot_styles).id, rng)
+            if challenge_every and n % challenge_every == challenge_every - 1:
+                spoiled = encrypt_ballot(context, marked, device_id=device_id, session=session,
+                                         sequence=sequence, previous_code=previous)
+                payload = ChallengedBallot(spoiled.ballot, BallotOpening(
+                    spoiled.opening().master_nonce, marked), rng.randbytes(16)).to_payload()
+                entries.append(self.sign(device_id, EntryType.CHALLENGE, payload))
+                previous, sequence = spoiled.ballot.tracking_code, sequence + 1
+            pending = encrypt_ballot(context, marked, device_id=device_id, session=session,
+                                     sequence=sequence, previous_code=previous)
+            entries.append(self.sign(device_id, EntryType.BALLOT,
+                                     CastBallot(pending.ballot).to_payload(compact=compact)))
+            previous, sequence = pending.ballot.tracking_code, sequence + 1
+        entries.append(self.sign(device_id, EntryType.DEVICE_CLOSE, DeviceClose(
+            device_id, session, sequence - 1, previous).to_payload()))
+        return entries
+
+    def bulk_chains(self, counts: dict[str, int], executor: Executor | None, *, seed: int = 0,
+                    session: str = "s1", per_task: int = 20, compact: bool = False
+                    ) -> Iterator[Entry]:
+        """Cast ballots of several devices, encrypted in parallel through ``executor``
+        (``encrypt_chain``) and linked in order (``link_chain``); then each device's close."""
+        context = self.context
+        for device_id, count in counts.items():
+            rng = random.Random(f"{device_id}/{seed}")
+            marked = [random_choices(context.manifest, "all", rng) for _ in range(count)]
+            parts = [(context, device_id, session, 1 + start, marked[start:start + per_task])
+                     for start in range(0, count, per_task)]
+            previous = chain_seed(context.extended_base_hash, device_id, session)
+            for part in bounded_map(executor, encrypt_chain, parts, in_flight=8):
+                for ballot in link_chain(context, part, previous):
+                    previous = ballot.tracking_code
+                    yield self.sign(device_id, EntryType.BALLOT,
+                                    CastBallot(ballot).to_payload(compact=compact))
+            yield self.sign(device_id, EntryType.DEVICE_CLOSE, DeviceClose(
+                device_id, session, count, previous).to_payload())
+
+    def closing_entries(self) -> list[Entry]:
+        return [self.sign("official-1", EntryType.VOTING_CLOSE, PhaseNote.encode("closed"))]
+
+    def _one_style(self) -> bool:
+        return len(self.context.manifest.ballot_styles) == 1
+
+
+def envelopes_of(entries: Iterable[Entry]) -> Iterator[bytes]:
+    previous = GENESIS_PREVIOUS
+    for index, entry in enumerate(entries):
+        raw = Envelope(index, previous, entry.encode()).encode()
+        previous = leaf_hash_of(raw)
+        yield raw
+
+
+def write_envelopes(path: Path, envelopes: Iterable[bytes]) -> int:
+    count = 0
+    with path.open("wb") as out:
+        for raw in envelopes:
+            out.write(u32(len(raw)))
+            out.write(raw)
+            count += 1
+    return count
+
+
+def read_envelopes(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as source:
+        while True:
+            head = source.read(4)
+            if not head:
+                return
+            yield source.read(int.from_bytes(head, "big"))

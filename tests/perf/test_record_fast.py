@@ -1,0 +1,247 @@
+"""The verifier's fast pass (chunks, batches, executors, reused verdicts) against its
+reference pass (``fast=False``: checked decoding, each proof on its own, α in memory).
+
+Same findings in the same order, same counts, same encrypted totals — on an honest
+ledger and on ledgers with a bad proof, an element outside the subgroup, a replayed α,
+a broken chain, a bad signature and a wrong device close; inline, through a process
+pool with small chunks (so findings of later entries are found while ballots are in
+flight), and through a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+import e2e.parallel
+from e2e.ballot import BallotOpening, chain_seed, encrypt_ballot
+from e2e.encoding import canonical_json
+from e2e.group import TEST_GROUP
+from e2e.ledger.entry import Entry
+from e2e.ledger.types import EntryType
+from e2e.manifest import demo_manifest
+from e2e.verdicts import VerdictCache
+from e2e.verify import RecordVerifier
+from e2e.voting import CastBallot, ChallengedBallot
+from tests.perf.ledgers import SyntheticElection, envelopes_of, random_choices
+
+G = TEST_GROUP
+
+
+@pytest.fixture(scope="module")
+def election() -> SyntheticElection:
+    return SyntheticElection.create(G, demo_manifest(), devices=2)
+
+
+@pytest.fixture(scope="module")
+def honest(election: SyntheticElection) -> list[Entry]:
+    return [*election.opening_entries(), *election.chain("kiosk-1", 9, challenge_every=4),
+            *election.chain("kiosk-2", 8), *election.closing_entries()]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with ProcessPoolExecutor(max_workers=2) as executor:
+        yield executor
+
+
+def _run(election: SyntheticElection, entries: list[Entry], **options):
+    verifier = RecordVerifier(election.election_id, allow_test_group=True, **options)
+    report = verifier.run(list(envelopes_of(entries)))
+    aggregate = verifier.aggregate
+    return {
+        "findings": [str(f) for f in report.findings],
+        "checks": report.checks,
+        "totals": {k: (v.alpha.value, v.beta.value) for k, v in aggregate.totals.items()
+                   if not (v.alpha.is_one() and v.beta.is_one())},
+        "counts": (aggregate.ballots, {k: v for k, v in aggregate.ballots_per_contest.items()
+                                       if v}, aggregate.device_styles),
+        "codes": (verifier.cast_codes, verifier.challenged_codes, verifier.spoiled_paper_ids),
+    }
+
+
+def _all_ways(election: SyntheticElection, entries: list[Entry], pool) -> dict:
+    reference = _run(election, entries, fast=False)
+    inline = _run(election, entries, executor=None, verdicts=VerdictCache())
+    pooled = _run(election, entries, executor=pool, chunk_size=3, in_flight=2,
+                  verdicts=VerdictCache())
+    cached = _run(election, entries, executor=pool, chunk_size=5)  # the process's verdicts
+    assert inline == reference
+    assert pooled == reference
+    assert cached == reference
+    return reference
+
+
+def _resign(election: SyntheticElection, entry: Entry, payload: bytes) -> Entry:
+    election.sequences[entry.writer_id] = entry.sequence
+    return election.sign(entry.writer_id, entry.entry_type, payload)
+
+
+def _tamper_ballot(election: SyntheticElection, entries: list[Entry], position: int,
+                   change) -> list[Entry]:
+    ballots = [i for i, e in enumerate(entries) if e.entry_type == EntryType.BALLOT]
+    index = ballots[position]
+    document = json.loads(entries[index].payload)
+    change(document["ballot"])
+    changed = list(entries)
+    changed[index] = _resign(election, entries[index], canonical_json(document))
+    return changed
+
+
+def test_honest_ledger_gives_the_same_report_every_way(election, honest, pool) -> None:
+    report = _all_ways(election, honest, pool)
+    assert report["findings"] == []
+    assert report["checks"]["cast ballots verified"] == 17
+    assert report["checks"]["challenged ballots re-encrypted"] == 2
+
+
+def test_bad_proof_is_found_in_the_same_words_and_excluded(election, honest, pool) -> None:
+    def bump(ballot: dict) -> None:
+        branch = ballot["contests"][1]["selections"][2]["proof"][0]
+        branch[3] = format((int(branch[3], 16) + 1) % int(G.q), "x").rjust(2 * G.q_bytes, "0")
+
+    report = _all_ways(election, _tamper_ballot(election, honest, 5, bump), pool)
+    assert len(report["findings"]) == 1
+    assert "contest 1 selection 2: branch 0" in report["findings"][0]
+    assert "excluded from the tally" in report["findings"][0]
+    assert report["counts"][0] == 16
+
+
+def test_element_outside_the_subgroup_is_found_in_the_same_words(election, honest, pool) -> None:
+    def negate(ballot: dict) -> None:
+        selection = ballot["contests"][0]["selections"][1]
+        selection["beta"] = format(int(G.p) - int(selection["beta"], 16), "x").rjust(
+            2 * G.p_bytes, "0")
+
+    report = _all_ways(election, _tamper_ballot(election, honest, 2, negate), pool)
+    # A ballot that does not decode does not move its chain: the next one is out of turn.
+    assert len(report["findings"]) == 2
+    assert "contests[0].selections[1].beta: not in the order-q subgroup" in report["findings"][0]
+    assert "sequence 4, expected 3" in report["findings"][1]
+
+
+def test_replayed_alpha_is_refused_after_the_first_use(election, honest, pool) -> None:
+    """kiosk-2 casts a ballot with the master nonce of a kiosk-1 ballot: valid proofs, the
+    same α values — the second use is refused, the first stays counted."""
+    context = election.context
+    import random
+    marked = random_choices(context.manifest, "ward-1", random.Random(7))
+    nonce = b"\x07" * 32
+    first = encrypt_ballot(context, marked, device_id="kiosk-1", session="s1", sequence=1,
+                           previous_code=chain_seed(context.extended_base_hash, "kiosk-1", "s1"),
+                           master_nonce=nonce)
+    head = election.opening_entries()
+    election.sequences["kiosk-1"] = 0
+    one = [election.sign("kiosk-1", EntryType.BALLOT, CastBallot(first.ballot).to_payload())]
+    second = encrypt_ballot(context, marked, device_id="kiosk-2", session="s1", sequence=1,
+                            previous_code=chain_seed(context.extended_base_hash, "kiosk-2", "s1"),
+                            master_nonce=nonce)
+    election.sequences["kiosk-2"] = 0
+    two = [election.sign("kiosk-2", EntryType.BALLOT, CastBallot(second.ballot).to_payload())]
+    from e2e.voting import DeviceClose
+    closes = [election.sign("kiosk-1", EntryType.DEVICE_CLOSE, DeviceClose(
+                  "kiosk-1", "s1", 1, first.ballot.tracking_code).to_payload()),
+              election.sign("kiosk-2", EntryType.DEVICE_CLOSE, DeviceClose(
+                  "kiosk-2", "s1", 1, second.ballot.tracking_code).to_payload())]
+    entries = [*head, *one, *two, *closes, *election.closing_entries()]
+    report = _all_ways(election, entries, pool)
+    assert len(report["findings"]) == 1
+    assert "already used by an earlier ballot" in report["findings"][0]
+    assert "kiosk-2" in report["findings"][0]
+    assert report["counts"][0] == 1
+
+
+def test_broken_chain_bad_signature_and_wrong_close_keep_their_order(election, honest,
+                                                                     pool) -> None:
+    entries = list(honest)
+    ballots = [i for i, e in enumerate(entries) if e.entry_type == EntryType.BALLOT]
+    # A bad signature on kiosk-2's 3rd ballot (refused by the rules, found here, in order).
+    victim = entries[ballots[11]]
+    entries[ballots[11]] = Entry(victim.entry_type, victim.election_id, victim.writer_id,
+                                 victim.sequence, victim.payload, bytes(64))
+    # kiosk-1's 2nd and 3rd ballots swapped: two chain findings.
+    entries[ballots[1]], entries[ballots[2]] = entries[ballots[2]], entries[ballots[1]]
+    report = _all_ways(election, entries, pool)
+    assert len(report["findings"]) >= 4
+    positions = [int(f.split("ledger entry ")[1].split(" ")[0]) for f in report["findings"]
+                 if f.startswith("ledger entry ")]
+    assert positions == sorted(positions)
+
+
+def test_challenged_ballot_with_a_false_opening_is_found(election, honest, pool) -> None:
+    entries = list(honest)
+    index = next(i for i, e in enumerate(entries) if e.entry_type == EntryType.CHALLENGE)
+    challenged = ChallengedBallot.from_payload(entries[index].payload, G, "payload")
+    votes = challenged.opening.marked.votes
+    flipped = ((votes[0][0], tuple(1 - v for v in votes[0][1])), *votes[1:])
+    marked = type(challenged.opening.marked)(challenged.opening.marked.style_id, flipped)
+    payload = ChallengedBallot(challenged.ballot, BallotOpening(
+        challenged.opening.master_nonce, marked), challenged.paper_ballot_id).to_payload()
+    entries[index] = _resign(election, entries[index], payload)
+    report = _all_ways(election, entries, pool)
+    assert len(report["findings"]) == 1
+    assert "challenge" in report["findings"][0]
+
+
+def test_a_second_pass_verifies_no_ballot_and_no_signature_again(election, honest,
+                                                                 monkeypatch) -> None:
+    verdicts = VerdictCache()
+    envelopes = list(envelopes_of(honest))
+    RecordVerifier(election.election_id, allow_test_group=True, executor=None,
+                   verdicts=verdicts).run(envelopes)
+    calls = {"ballots": 0, "signatures": 0}
+    check = e2e.parallel.check_cast_payloads
+
+    def counting_check(context, payloads):
+        calls["ballots"] += len(payloads)
+        return check(context, payloads)
+
+    verify_signature = Entry.verify_signature
+
+    def counting_signature(self, key):
+        calls["signatures"] += 1
+        return verify_signature(self, key)
+
+    monkeypatch.setattr(e2e.parallel, "check_cast_payloads", counting_check)
+    monkeypatch.setattr(Entry, "verify_signature", counting_signature)
+    report = RecordVerifier(election.election_id, allow_test_group=True, executor=None,
+                            verdicts=verdicts).run(envelopes)
+    assert report.ok
+    assert calls == {"ballots": 0, "signatures": 0}
+    assert report.checks["cast ballots verified"] == 17
+
+
+def test_dask_cluster_gives_the_same_verdict(election, honest) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        dask = _run(election, honest, executor=client.get_executor(), chunk_size=4,
+                    verdicts=VerdictCache())
+    assert dask == _run(election, honest, fast=False)
+
+
+def test_compact_payloads_decode_to_the_same_ballots_and_verify_the_same(election, pool
+                                                                        ) -> None:
+    entries = [*election.opening_entries(), *election.chain("kiosk-1", 6, compact=True),
+               *election.chain("kiosk-2", 5, challenge_every=3, compact=True),
+               *election.closing_entries()]
+    ballots = [e for e in entries if e.entry_type == EntryType.BALLOT]
+    assert all(e.payload.startswith(b"PCCB\x02") for e in ballots)
+    for entry in ballots:
+        ballot = CastBallot.from_payload(entry.payload, G, "payload").ballot
+        assert CastBallot(ballot).to_payload(compact=True) == entry.payload
+        assert len(entry.payload) < len(CastBallot(ballot).to_payload()) * 0.6
+    report = _all_ways(election, entries, pool)
+    assert report["findings"] == []
+    # One flipped byte in a proof response of the third ballot: both passes, same words.
+    index = entries.index(ballots[2])
+    payload = bytearray(ballots[2].payload)
+    payload[-5] ^= 0x01
+    entries[index] = _resign(election, ballots[2], bytes(payload))
+    report = _all_ways(election, entries, pool)
+    assert len(report["findings"]) >= 1
+    assert "excluded from the tally" in report["findings"][0] or "response" in \
+        report["findings"][0]
