@@ -62,6 +62,16 @@ class Tag(StrEnum):
     TRACKING_CODE = "tracking-code"
     TRACKING_CODE_SEED = "tracking-code-seed"
     CIPHERTEXT_DIGEST = "ciphertext-digest"
+    # Encrypted CVRs and the audit (docs/spec/audit-flow.md): a CVR's proofs are bound to
+    # the paper's ballot ID, never to a sequence number, a tracking code or a time.
+    CVR_SELECTION_PROOF = "cvr-selection-proof"
+    CVR_CONTEST_PROOF = "cvr-contest-proof"
+    CVR_SELECTION_NONCE = "cvr-selection-nonce"
+    CVR_DIGEST = "cvr-digest"
+    CVR_CIPHERTEXTS = "cvr-ciphertexts"
+    CVR_CHAIN = "cvr-chain"
+    PAPER_MANIFEST_DIGEST = "paper-manifest-digest"
+    AUDIT_READINGS_DIGEST = "audit-readings-digest"
 
 
 def _u32(n: int) -> bytes:

@@ -5,7 +5,10 @@ after the close of voting and equal the recomputed encrypted totals of exactly t
 valid cast ballots; every ``decryption-share`` must verify against the verification
 key derived from the ceremony; ``results`` must be the combination, with Lagrange
 coefficients the verifier computes, of at least k valid shares, every count bounded.
-``verify_election`` runs the whole pass over a record's envelopes.
+``verify_election`` runs the whole pass over a record's envelopes, with every checker
+``tally`` defines: this one, ``tally.cvr.CvrChecker`` (encrypted CVRs and their equality
+proofs) and ``tally.audit_check.AuditChecker`` (reconciliation, parameters, seed, rounds),
+so the verifier knows every entry type.
 """
 
 from __future__ import annotations
@@ -134,8 +137,13 @@ def verify_election(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[VerificationReport, RecordVerifier]:
     """One pass over ``envelopes`` with every check this package and ``e2e`` know."""
+    from tally.audit_check import AuditChecker  # both import this module's TallyChecker
+    from tally.cvr import CvrChecker
+
     verifier = RecordVerifier(election_id, allow_test_group=allow_test_group,
-                              checkers=[TallyChecker(require_results)], progress=progress)
+                              checkers=[TallyChecker(require_results),
+                                        CvrChecker(complete=require_results), AuditChecker()],
+                              progress=progress)
     return verifier.run(envelopes), verifier
 
 
