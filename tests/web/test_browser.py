@@ -1,0 +1,268 @@
+"""The voter's and the observer's pages in headless Chromium (Playwright).
+
+The whole story: activate → mark → print → challenge → check the challenge in the
+receipt checker → mark → print → cast → find the receipt (from its QR, as a photo);
+then an overvote attempt by keyboard alone, a second cast on one activation, a forged
+tracking code, a head without enough cosignatures, the time-out warning; axe-core on
+every page, in every state shown, and at kiosk and phone widths and 200% zoom.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paper.ids import format_tracking_code, parse_tracking_code
+from tests.web.browser_helpers import (
+    KIOSK,
+    PHONE,
+    ZOOM_200,
+    check_axe,
+    launch,
+    new_page,
+    no_csp_violations,
+    shoot,
+)
+from tests.web.web_helpers import WebElection, start_web_election
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with launch() as context:
+        yield context
+
+
+def open_kiosk(browser: Any, web: WebElection, viewport: dict[str, int] = KIOSK,
+               scale: float = 1, wait: str = "#token") -> Any:
+    page = new_page(browser, viewport, scale)
+    page.goto(web.kiosk_url + "/")
+    page.wait_for_selector(wait)
+    return page
+
+
+def activate(page: Any, web: WebElection) -> None:
+    page.fill("#token", web.issue_token())
+    page.press("#token", "Enter")
+    page.wait_for_selector("#next")
+
+
+def mark_first_choices(page: Any, *, audit: bool = False, name: str = "") -> None:
+    """Choose each contest's first selection, confirm undervotes, stop at the review."""
+    first = True
+    while page.query_selector("#next"):
+        page.click("ul.options li:first-child label")
+        if audit and first:
+            check_axe(page, "kiosk contest page")
+            shoot(page, f"kiosk-contest{name}")
+            first = False
+        page.click("#next")
+        if page.query_selector("#undervote-ok"):
+            if audit and name == "":
+                check_axe(page, "kiosk undervote question")
+                name = "-seen"
+            page.click("#undervote-ok")
+    page.wait_for_selector("#print")
+
+
+def open_checker(browser: Any, web: WebElection, viewport: dict[str, int] = PHONE,
+                 scale: float = 1) -> Any:
+    page = new_page(browser, viewport, scale)
+    page.goto(f"{web.public_url}/elections/{web.election_id}/check")
+    page.wait_for_selector("#code")
+    return page
+
+
+def check_code(page: Any, code: str) -> str:
+    page.fill("#code", code)
+    page.click("#code-form button[type=submit]")
+    page.wait_for_selector("#verdict", timeout=120_000)
+    return str(page.get_attribute("#verdict", "data-status"))
+
+
+def test_voter_story_challenge_then_cast_and_find_the_receipt(browser: Any, tmp_path: Path
+                                                             ) -> None:
+    web = start_web_election(tmp_path)
+    try:
+        page = open_kiosk(browser, web)
+        check_axe(page, "kiosk welcome")
+        shoot(page, "kiosk-welcome")
+        activate(page, web)
+        mark_first_choices(page, audit=True)
+        check_axe(page, "kiosk review")
+        shoot(page, "kiosk-review")
+        page.click("#print")
+        page.wait_for_selector("#cast")
+        printed_code = page.inner_text("#tracking-code")
+        check_axe(page, "kiosk printed ballot")
+        shoot(page, "kiosk-printed")
+        # The audio read-back: the paper goes under the scanner.
+        shutil.copy(web.spooled("ballot-record")[-1], web.scanner / "scan.pdf")
+        page.click("#read-paper")
+        page.wait_for_selector("#readback li")
+        heard = page.inner_text("#readback")
+        assert "scanner read from your printed paper" in heard
+        assert web.kiosk.manifest.contests[0].selections[0].label.english in heard
+        page.click("#challenge")
+        page.wait_for_selector("#vote-again")
+        assert page.inner_text("#tracking-code") == printed_code
+        check_axe(page, "kiosk challenge done")
+        web.sync()
+
+        checker = open_checker(browser, web)
+        check_axe(checker, "receipt checker (empty)")
+        assert check_code(checker, printed_code) == "challenged"
+        shown = checker.inner_text("#choices")
+        for _, contest in web.kiosk.manifest.contests_of_style(
+                web.kiosk.manifest.ballot_styles[0].id):
+            assert contest.title.english in shown
+            assert contest.selections[0].label.english in shown
+        assert checker.get_attribute("#progress", "value") == checker.get_attribute(
+            "#progress", "max")
+        check_axe(checker, "receipt checker (challenged)")
+        shoot(checker, "checker-challenged-phone")
+        no_csp_violations(checker)
+
+        page.click("#vote-again")
+        page.wait_for_selector("#next")
+        mark_first_choices(page)
+        page.click("#print")
+        page.wait_for_selector("#cast")
+        cast_code = page.inner_text("#tracking-code")
+        assert cast_code != printed_code
+        page.click("#cast")
+        page.wait_for_selector("#finish")
+        assert page.inner_text("#tracking-code") == cast_code
+        check_axe(page, "kiosk cast done")
+        shoot(page, "kiosk-cast")
+        again = page.evaluate("""async (path) => {
+            const r = await fetch(path, {method: 'POST', credentials: 'same-origin',
+                headers: {'Content-Type': 'application/json'}, body: '{"version": 1}'});
+            return r.status; }""", f"/v1/elections/{web.election_id}/ballot/cast")
+        assert again == 409  # one cast per activation
+        no_csp_violations(page)
+        page.click("#finish")
+        page.wait_for_selector("h1")
+        web.sync()
+
+        photo = web.receipt_png(web.spooled("receipt")[-1], tmp_path / "receipt.png")
+        checker.reload()
+        checker.wait_for_selector("#qr-file")
+        checker.set_input_files("#qr-file", str(photo))
+        checker.wait_for_selector("#verdict", timeout=120_000)
+        assert checker.get_attribute("#verdict", "data-status") == "cast"
+        assert format_tracking_code(parse_tracking_code(cast_code)) in checker.inner_text(
+            "#result")
+        check_axe(checker, "receipt checker (cast)")
+
+        wide = open_checker(browser, web, KIOSK)
+        assert check_code(wide, cast_code) == "cast"
+        shoot(wide, "checker-cast-wide")
+        zoomed = open_checker(browser, web, ZOOM_200, scale=2)
+        assert check_code(zoomed, printed_code) == "challenged"
+        check_axe(zoomed, "receipt checker at 200% zoom")
+        shoot(zoomed, "checker-challenged-zoom200")
+
+        for path, name in (("", "index"), (f"/elections/{web.election_id}/board", "board"),
+                           (f"/elections/{web.election_id}/board/entries", "entries"),
+                           (f"/elections/{web.election_id}/board/entries/0", "entry"),
+                           (f"/elections/{web.election_id}/board/heads", "heads"),
+                           (f"/elections/{web.election_id}/board/audit", "audit")):
+            board = new_page(browser, KIOSK)
+            board.goto(web.public_url + (path or "/"))
+            check_axe(board, f"public {name}")
+            if name in ("board", "entries"):
+                shoot(board, f"board-{name}")
+            no_csp_violations(board)
+            board.close()
+        for view in (page, checker, wide, zoomed):
+            view.close()
+    finally:
+        web.close()
+
+
+def test_overvote_cannot_be_entered_by_keyboard(browser: Any, web: WebElection) -> None:
+    page = open_kiosk(browser, web)
+    page.select_option("#language", "es")
+    page.wait_for_selector("text=Bienvenido")
+    page.focus("#token")
+    page.keyboard.type(web.issue_token())
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#next")
+    contest = web.kiosk.manifest.contests_of_style(web.kiosk.manifest.ballot_styles[0].id)[0][1]
+    assert contest.vote_for == 1
+    first, second = (f"#option-{s.id}" for s in contest.selections[:2])
+    page.focus(first)
+    page.keyboard.press("Space")
+    page.wait_for_selector(f"{first}:checked")
+    page.focus(first)
+    page.keyboard.press("ArrowDown")  # a switch's "next"
+    page.keyboard.press("Space")  # a switch's "select"
+    page.wait_for_selector("#limit:not(:empty)")
+    assert not page.is_checked(second)
+    assert page.is_checked(first)
+    assert "1 de 1" in page.inner_text("#count")
+    assert "Ya eligió 1" in page.inner_text("#limit")
+    page.click("#larger")
+    page.click("#larger")
+    page.click("#larger")
+    page.click("#contrast")
+    assert page.get_attribute("#contrast", "aria-pressed") == "true"
+    check_axe(page, "kiosk contest, high contrast, 200% text, Spanish")
+    shoot(page, "kiosk-contest-contrast-large-es")
+    # The same session seen at phone width and at 200% zoom (the cookie carries it).
+    phone = open_kiosk(browser, web, PHONE, wait="#next")
+    check_axe(phone, "kiosk contest at phone width")
+    shoot(phone, "kiosk-contest-phone")
+    zoomed = open_kiosk(browser, web, ZOOM_200, scale=2, wait="#next")
+    check_axe(zoomed, "kiosk contest at 200% zoom")
+    shoot(zoomed, "kiosk-contest-zoom200")
+    for view in (page, phone, zoomed):
+        view.close()
+
+
+def test_checker_refuses_forged_codes_and_thinly_cosigned_heads(browser: Any, web: WebElection
+                                                                ) -> None:
+    import httpx
+
+    client = httpx.Client()
+    session = client.post(web.api("/session"), json={"version": 1, "token": web.issue_token(),
+                                                     "language": "en"}).json()
+    choices = {c["id"]: [] for c in session["ballot"]["contests"]}
+    code = client.post(web.api("/ballot/print"),
+                       json={"version": 1, "choices": choices}).json()["tracking_code"]
+    client.post(web.api("/ballot/cast"), json={"version": 1})
+    web.sync("w1")  # only one of the two witnesses the setup requires has seen the ballot
+    checker = open_checker(browser, web, KIOSK)
+    assert check_code(checker, code) == "pending"
+    assert "cosigned by w1, w2" in checker.inner_text("#steps")
+    check_axe(checker, "receipt checker (pending)")
+    raw = parse_tracking_code(code)
+    forged = format_tracking_code(bytes([raw[0] ^ 1]) + raw[1:])
+    assert check_code(checker, forged) == "missing"
+    assert "NOT on the ledger" in checker.inner_text("#verdict")
+    assert check_code(checker, code[:-2] + "00") == "failed"
+    check_axe(checker, "receipt checker (refused)")
+    shoot(checker, "checker-refused")
+    checker.close()
+
+
+def test_time_out_warns_then_ends_the_session(browser: Any, tmp_path: Path) -> None:
+    web = start_web_election(tmp_path, idle_timeout=6.0, warning=4.0)
+    try:
+        page = open_kiosk(browser, web)
+        activate(page, web)
+        page.wait_for_selector("#timeout:not([hidden])", timeout=10_000)
+        assert "seconds" in page.inner_text("#timeout-text")
+        check_axe(page, "kiosk time-out warning")
+        page.click("#more-time")
+        assert page.is_hidden("#timeout")
+        page.wait_for_selector("text=The session ended", timeout=20_000)
+        page.close()
+    finally:
+        web.close()
