@@ -2,8 +2,9 @@
 
 ``election_operator`` builds a ``LedgerOperator`` that also refuses ceremony entries
 that break the ceremony's rules (bad proofs, out-of-turn steps) and ballots that
-fail their proofs, style, device chain or α uniqueness. Checks for entries after the
-close of voting (tally, audit) are added by the packages that define them.
+fail their proofs, style, device chain or α uniqueness, and card remakes that break
+their rules (``e2e.remake``). Checks for entries after the close of voting (tally,
+audit) are added by the packages that define them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from e2e.errors import LedgerError
 from e2e.ledger.entry import Entry
 from e2e.ledger.operator import AdmissionCheck, LedgerOperator, LedgerState
 from e2e.ledger.store import LogStore
+from e2e.ledger.types import EntryType
+from e2e.remake import CardRemake, RemakeTracker, check_remake
 from e2e.signing import SigningKey
 from e2e.voting import observe_voting, voting_admission_checks
 
@@ -45,7 +48,27 @@ def election_operator(
         trial.apply(index, entry)
         return ()
 
+    def remakes(state: LedgerState) -> RemakeTracker:
+        current = state.extras.get("remakes")
+        if not isinstance(current, RemakeTracker):
+            current = RemakeTracker()
+            state.extras["remakes"] = current
+        return current
+
+    def check_card_remake(state: LedgerState, index: int, entry: Entry) -> Sequence[bytes]:
+        if state.setup is None:
+            raise LedgerError("a card remake needs the election setup first")
+        remake = CardRemake.from_payload(entry.payload, "payload")
+        tracker = remakes(state)
+        check_remake(remake, writer_id=entry.writer_id, election_id=state.election_id,
+                     manifest=state.setup.manifest, test_election=state.setup.test_election,
+                     writer_at=lambda writer_id: state.writer_at(writer_id, index),
+                     spoiled=tracker.spoiled, last_remake=tracker.last_remake)
+        return (b"remake:" + remake.ballot_id + bytes([remake.remake]),)
+
     def observe(state: LedgerState, index: int, entry: Entry) -> None:
+        if entry.entry_type in (EntryType.CHALLENGE, EntryType.CARD_REMAKE):
+            remakes(state).observe(entry, f"entry {index}")
         if entry.entry_type in CEREMONY_TYPES:
             current = replay(state)
             current.apply(index, entry)
@@ -55,6 +78,7 @@ def election_operator(
 
     checks: dict[str, AdmissionCheck] = {t: check_ceremony for t in CEREMONY_TYPES}
     checks.update(voting_admission_checks(context_of))
+    checks[EntryType.CARD_REMAKE] = check_card_remake
     checks.update(extra_checks or {})
     return LedgerOperator(store, operator_key, election_id, allow_test_group=allow_test_group,
                           checks=checks, observers=(observe, *extra_observers))

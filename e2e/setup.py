@@ -148,6 +148,13 @@ class ElectionSetup:
     def n(self) -> int:
         return len(self.trustees)
 
+    @property
+    def test_election(self) -> bool:
+        """Whether this is a test election: one on the test group, which no verifier
+        accepts without ``--test-group``. Its paper, forms and remakes are stamped TEST
+        (docs/spec/paper.md); a real election's never are."""
+        return self.group.name == TEST_GROUP.name
+
     def writer(self, writer_id: str) -> WriterInfo | None:
         return self._writers_by_id().get(writer_id)
 

@@ -46,6 +46,7 @@ class SignatureTag(StrEnum):
     CEREMONY_CLOSE = "ceremony-close"
     DEVICE_CLOSE = "device-close"
     AUDIT_BOARD = "audit-board"
+    CARD_REMAKE = "card-remake"
 
 
 def _field(data: bytes) -> bytes:

@@ -30,6 +30,7 @@ from e2e.ledger.entry import GENESIS_PREVIOUS, Entry, decode_envelope, leaf_hash
 from e2e.ledger.operator import LedgerState
 from e2e.ledger.types import EntryType
 from e2e.official import PhaseNote
+from e2e.remake import CardRemake, check_remake
 from e2e.voting import CastBallot, ChallengedBallot, DeviceChains, DeviceClose, alpha_keys
 
 __all__ = [
@@ -134,6 +135,7 @@ class RecordVerifier:
         self.chains: DeviceChains | None = None
         self.aggregate = CastAggregate()
         self.spoiled_paper_ids: set[bytes] = set()
+        self.card_remakes: dict[bytes, int] = {}  # paper ballot ID → remakes so far
         self.cast_codes: set[bytes] = set()
         self.challenged_codes: set[bytes] = set()
         self.voting_close_index: int | None = None
@@ -219,6 +221,8 @@ class RecordVerifier:
                 PhaseNote.decode(entry.payload, where)
             elif kind in _PHASE_TYPES:
                 pass
+            elif kind == EntryType.CARD_REMAKE:
+                self._card_remake(index, entry)
             elif kind in self._checkers:
                 self._checkers[kind].check(self, index, entry)
                 self.report.passed(f"{kind} entries")
@@ -285,6 +289,19 @@ class RecordVerifier:
             self.spoiled_paper_ids.add(challenged.paper_ballot_id)
             self.challenged_codes.add(ballot.tracking_code)
             self.report.passed("challenged ballots re-encrypted")
+
+    def _card_remake(self, index: int, entry: Entry) -> None:
+        """e2e/remake.py: two signatures, the style, TEST, not spoiled paper, numbering."""
+        setup = self.state.setup
+        if setup is None:
+            raise RecordError("card remake before the setup")
+        remake = CardRemake.from_payload(entry.payload, f"ledger entry {index}")
+        check_remake(remake, writer_id=entry.writer_id, election_id=setup.election_id,
+                     manifest=setup.manifest, test_election=setup.test_election,
+                     writer_at=lambda writer_id: self.state.writer_at(writer_id, index),
+                     spoiled=self.spoiled_paper_ids, last_remake=self.card_remakes)
+        self.card_remakes[remake.ballot_id] = remake.remake
+        self.report.passed("card remakes (two signatures, style, TEST, numbering)")
 
     def _finish(self, size: int) -> None:
         self.report.facts["ledger_entries"] = size

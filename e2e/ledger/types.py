@@ -47,6 +47,7 @@ class EntryType(StrEnum):
     TALLY = "tally"
     DECRYPTION_SHARE = "decryption-share"
     RESULTS = "results"
+    CARD_REMAKE = "card-remake"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,8 @@ ENTRY_RULES: dict[EntryType, EntryRule] = {
     EntryType.TALLY: _rule(_OFFICIAL, {Phase.CLOSED}),
     EntryType.DECRYPTION_SHARE: _rule(_TRUSTEE, {Phase.CLOSED}),
     EntryType.RESULTS: _rule(_OFFICIAL, {Phase.CLOSED}),
+    # After voting (never beside the cast ballot it was printed for): e2e/remake.py.
+    EntryType.CARD_REMAKE: _rule(_OFFICIAL, {Phase.CLOSED, Phase.TALLIED}),
 }
 
 # The entry that moves the election into the next phase.
