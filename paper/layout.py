@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, replace
@@ -42,6 +41,15 @@ from paper.ids import BallotId, format_tracking_code
 from paper.payload import BallotRecordPayload, ReceiptStatus
 from paper.pdfstream import PdfStreamWriter
 from paper.qr import MODULE_MM, QUIET_ZONE_MODULES, ErrorLevel, QrMatrix, make_qr
+from paper.reports import (
+    PageGeometry,
+    ReportDocument,
+    ReportPlot,
+    ReportTable,
+    TextMetrics,
+    document_texts,
+    draw_document,
+)
 from paper.views import (
     BallotRecordView,
     ContestView,
@@ -765,7 +773,6 @@ def _draw(canvas: Canvas, page: _Page) -> None:
             canvas.rect(op.x, op.y, op.w, op.h, stroke=1, fill=0)
         else:
             _draw_qr(canvas, op)
-    canvas.showPage()
 
 
 def _draw_qr(canvas: Canvas, qr: _Qr) -> None:
@@ -787,7 +794,8 @@ def _draw_qr(canvas: Canvas, qr: _Qr) -> None:
 
 
 class PaperWriter:
-    """Streams pages (cards, receipts) into one PDF, memory flat in page count.
+    """Streams pages (cards, receipts, reports, forms) into one PDF, memory flat in page
+    count.
 
     Pages are drawn into a reportlab canvas of at most ``chunk_pages`` pages, which is
     then handed to ``PdfStreamWriter`` and dropped. Use as a context manager, or call
@@ -812,12 +820,26 @@ class PaperWriter:
         return self._stream.page_count + self._in_chunk
 
     def add_ballot_record(
-        self, view: BallotRecordView, payload: BallotRecordPayload, *, card: CardFormat = LETTER
+        self, view: BallotRecordView, payload: BallotRecordPayload, *, card: CardFormat = LETTER,
+        spoiled: bool = False,
     ) -> None:
-        self._add(_plan_record(view, payload, card, self._fonts))
+        """A ballot record card; ``spoiled`` adds the SPOILED stamp a poll worker puts on
+        a challenged ballot's paper (over the contests, clear of the QR code)."""
+        page = _plan_record(view, payload, card, self._fonts)
+        if spoiled:
+            page = _stamp_spoiled(page, view, self._fonts)
+        self._add(page)
 
     def add_receipt(self, view: ReceiptView, *, card: CardFormat = RECEIPT_ROLL) -> None:
         self._add(_plan_receipt(view, card, self._fonts))
+
+    def add_document(self, document: ReportDocument, *, page: CardFormat = LETTER) -> int:
+        """A report or form (``paper.reports``), from a new page; returns its page count."""
+        if self._closed:
+            raise StateError("the PDF is closed; no more pages can be added")
+        _check_glyphs(self._fonts, document_texts(document))
+        return draw_document(document, _WriterSink(self), _metrics(self._fonts),
+                             PageGeometry(page.width, page.height, page.margin))
 
     def close(self) -> None:
         """Write the last pages and the PDF's trailer; the file is complete after this."""
@@ -839,17 +861,24 @@ class PaperWriter:
         if kind is None:
             self.close()
 
-    def _add(self, page: _Page) -> None:
+    def _open_canvas(self) -> Canvas:
         if self._closed:
             raise StateError("the PDF is closed; no more pages can be added")
         if self._canvas is None:
             self._buffer = io.BytesIO()
             # invariant=1: no creation time, and a fixed document ID seed (dropped anyway).
             self._canvas = Canvas(self._buffer, invariant=1, pageCompression=1)
-        _draw(self._canvas, page)
+        return self._canvas
+
+    def _end_page(self) -> None:
+        self._open_canvas().showPage()
         self._in_chunk += 1
         if self._in_chunk >= self._chunk_pages:
             self._flush()
+
+    def _add(self, page: _Page) -> None:
+        _draw(self._open_canvas(), page)
+        self._end_page()
 
     def _flush(self) -> None:
         if self._canvas is None or self._buffer is None:
@@ -859,6 +888,18 @@ class PaperWriter:
         self._canvas = None
         self._buffer = None
         self._in_chunk = 0
+
+
+def _stamp_spoiled(page: _Page, view: BallotRecordView, fonts: _Fonts) -> _Page:
+    """The page with SPOILED across the contests: a poll worker's stamp, added after
+    the kiosk printed and checked the card (a watermark role: not the voter's text)."""
+    stamp = view.strings.spoiled_stamp.text
+    size = 96.0
+    while size > 24 and _width(stamp, fonts.bold, size) > 0.8 * page.height:
+        size -= 4
+    text = _Text(page.width / 2, page.height * 0.38, fonts.bold, size,
+                 PrintedText(TextRole.WATERMARK, stamp), align="center", angle=55, gray=0.55)
+    return _Page(page.width, page.height, (*page.ops, text))
 
 
 def render_ballot_record(
@@ -887,228 +928,33 @@ def render_receipt(
 
 # ---------------------------------------------------------------------------- reports
 #
-# A separate, generic renderer for official reports (the audit report first): text
-# paragraphs, tables and line plots on Letter pages. It shares nothing with the ballot
-# record's planning above except the fonts; reportlab stays in this one module.
+# Reports and official forms are laid out by ``paper.reports`` on the canvas this
+# module hands it (reportlab stays imported here only); they share the fonts and the
+# chunked, streaming output of ``PaperWriter``.
 
 
-@dataclass(frozen=True, slots=True)
-class ReportTable:
-    """A table: a title, a header row and text rows (cells wrap to their column)."""
+class _WriterSink:
+    """``paper.reports.PageSink`` over a PaperWriter: pages go into its current chunk."""
 
-    title: str
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
+    def __init__(self, writer: PaperWriter) -> None:
+        self._writer = writer
 
+    @property
+    def canvas(self) -> Canvas:
+        return self._writer._open_canvas()
 
-@dataclass(frozen=True, slots=True)
-class ReportPlot:
-    """A line plot: named series of (x, y) points, optionally with a log y axis and a
-    horizontal threshold line (e.g. the risk limit)."""
-
-    title: str
-    x_label: str
-    y_label: str
-    series: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
-    log_y: bool = False
-    threshold: float | None = None
+    def end_page(self) -> None:
+        self._writer._end_page()
 
 
-@dataclass(frozen=True, slots=True)
-class ReportDocument:
-    """A report: a title and sections (paragraph strings, tables, plots), in order."""
-
-    title: str
-    sections: tuple[str | ReportTable | ReportPlot, ...]
+def _metrics(fonts: _Fonts) -> TextMetrics:
+    return TextMetrics(fonts.regular, fonts.bold, _width)
 
 
-_REPORT_SIZE = 9.0
-_REPORT_GRAYS = (0.0, 0.45, 0.25, 0.6, 0.15, 0.7, 0.35, 0.55)
-
-
-class _ReportCanvas:
-    """A cursor down Letter pages: text, tables, plots; a new page when one is full."""
-
-    def __init__(self, canvas: Canvas, fonts: _Fonts) -> None:
-        self.canvas = canvas
-        self.fonts = fonts
-        self.page = LETTER
-        self.left = LETTER.margin
-        self.width = LETTER.width - 2 * LETTER.margin
-        self.y = LETTER.height - LETTER.margin
-        self.canvas.setPageSize((LETTER.width, LETTER.height))
-
-    def need(self, height: float) -> None:
-        if self.y - height < self.page.margin:
-            self.canvas.showPage()
-            self.canvas.setPageSize((self.page.width, self.page.height))
-            self.y = self.page.height - self.page.margin
-
-    def lines(self, text: str, size: float = _REPORT_SIZE, bold: bool = False) -> None:
-        font = self.fonts.bold if bold else self.fonts.regular
-        for line in _wrap_report(text, font, size, self.width):
-            self.need(size * _LEADING)
-            self.y -= size * _LEADING
-            self.canvas.setFont(font, size)
-            self.canvas.drawString(self.left, self.y, line)
-        self.y -= size * 0.6
-
-    def table(self, table: ReportTable) -> None:
-        self.lines(table.title, 11, bold=True)
-        columns = max(len(table.header), 1)
-        widths = _column_widths(table, self.fonts, self.width)
-        for row_number, row in enumerate((table.header, *table.rows)):
-            font = self.fonts.bold if row_number == 0 else self.fonts.regular
-            cells = [_wrap_report(cell, font, _REPORT_SIZE, widths[i] - 4)
-                     for i, cell in enumerate(row[:columns])]
-            height = max((len(c) for c in cells), default=1) * _REPORT_SIZE * _LEADING + 3
-            self.need(height)
-            x = self.left
-            for i, cell_lines in enumerate(cells):
-                for n, line in enumerate(cell_lines):
-                    self.canvas.setFont(font, _REPORT_SIZE)
-                    self.canvas.drawString(x + 2, self.y - (n + 1) * _REPORT_SIZE * _LEADING,
-                                           line)
-                x += widths[i]
-            self.y -= height
-            self.canvas.setLineWidth(0.3 if row_number else 0.8)
-            self.canvas.line(self.left, self.y, self.left + self.width, self.y)
-        self.y -= 8
-
-    def plot(self, plot: ReportPlot) -> None:
-        height = 240.0
-        legend = len(plot.series) * _REPORT_SIZE * _LEADING
-        self.need(height + legend + 40)
-        self.lines(plot.title, 11, bold=True)
-        canvas, left, width = self.canvas, self.left + 40, self.width - 50
-        bottom = self.y - height
-        points = [p for _, series in plot.series for p in series]
-        xs = [x for x, _ in points] or [0.0, 1.0]
-        x_min, x_max = min(xs), max(max(xs), min(xs) + 1)
-
-        def ty(value: float) -> float:
-            return math.log10(max(value, 1e-12)) if plot.log_y else value
-
-        ys = [ty(y) for _, y in points] + ([ty(plot.threshold)] if plot.threshold else [])
-        y_min, y_max = (min(ys, default=0.0), max(ys, default=1.0))
-        if plot.log_y:
-            y_min, y_max = math.floor(y_min), max(0.0, math.ceil(y_max))
-        if y_max <= y_min:
-            y_max = y_min + 1
-
-        def at(x: float, y: float) -> tuple[float, float]:
-            return (left + (x - x_min) / (x_max - x_min) * width,
-                    bottom + (ty(y) - y_min) / (y_max - y_min) * height)
-
-        canvas.setLineWidth(0.8)
-        canvas.rect(left, bottom, width, height, stroke=1, fill=0)
-        canvas.setFont(self.fonts.regular, 7)
-        steps = range(int(y_min), int(y_max) + 1) if plot.log_y else [y_min, (y_min + y_max) / 2,
-                                                                       y_max]
-        for step in steps:
-            y = bottom + (step - y_min) / (y_max - y_min) * height
-            canvas.drawRightString(left - 3, y - 2, f"1e{int(step)}" if plot.log_y
-                                   else f"{step:g}")
-        canvas.drawString(left, bottom - 10, f"{x_min:g}")
-        canvas.drawRightString(left + width, bottom - 10, f"{x_max:g}")
-        canvas.drawCentredString(left + width / 2, bottom - 10, plot.x_label)
-        if plot.threshold is not None:
-            canvas.saveState()
-            canvas.setDash(4, 3)
-            canvas.setLineWidth(0.8)
-            _, y = at(x_min, plot.threshold)
-            canvas.line(left, y, left + width, y)
-            canvas.drawString(left + 3, y + 2, f"limit {plot.threshold:g}")
-            canvas.restoreState()
-        for number, (_, series) in enumerate(plot.series):
-            if not series:
-                continue
-            canvas.saveState()
-            canvas.setStrokeGray(_REPORT_GRAYS[number % len(_REPORT_GRAYS)])
-            canvas.setLineWidth(1.0)
-            if number >= len(_REPORT_GRAYS):
-                canvas.setDash(2, 2)
-            path = canvas.beginPath()
-            path.moveTo(*at(*series[0]))
-            for point in series[1:]:
-                path.lineTo(*at(*point))
-            canvas.drawPath(path, stroke=1, fill=0)
-            canvas.restoreState()
-        self.y = bottom - 22
-        for number, (name, _) in enumerate(plot.series):
-            self.need(_REPORT_SIZE * _LEADING)
-            canvas.saveState()
-            canvas.setStrokeGray(_REPORT_GRAYS[number % len(_REPORT_GRAYS)])
-            canvas.setLineWidth(1.5)
-            canvas.line(self.left, self.y + 3, self.left + 18, self.y + 3)
-            canvas.restoreState()
-            canvas.setFont(self.fonts.regular, _REPORT_SIZE - 1)
-            canvas.drawString(self.left + 24, self.y, name)
-            self.y -= _REPORT_SIZE * _LEADING
-        self.y -= 8
-
-
-def _wrap_report(text: str, font: str, size: float, width: float) -> list[str]:
-    """Greedy wrap; a word wider than the width is cut (reports, unlike ballots, may)."""
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        candidate = f"{current} {word}" if current else word
-        if _width(candidate, font, size) <= width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        while _width(word, font, size) > width and len(word) > 1:
-            cut = len(word)
-            while cut > 1 and _width(word[:cut], font, size) > width:
-                cut -= 1
-            lines.append(word[:cut])
-            word = word[cut:]
-        current = word
-    lines.append(current)
-    return lines
-
-
-def _column_widths(table: ReportTable, fonts: _Fonts, total: float) -> list[float]:
-    """Columns in proportion to their widest cell (capped), summing to ``total``."""
-    count = max(len(table.header), 1)
-    wants = []
-    for i in range(count):
-        cells = [row[i] for row in (table.header, *table.rows) if i < len(row)]
-        widest = max((_width(c, fonts.regular, _REPORT_SIZE) for c in cells), default=10.0)
-        wants.append(min(max(widest + 6, 30.0), total * 0.6))
-    scale = total / sum(wants)
-    return [w * scale for w in wants]
-
-
-def render_report(document: ReportDocument, *, fonts: FontFiles = DEFAULT_FONTS) -> bytes:
-    """A report as a PDF (Letter pages, no time or ID in its metadata)."""
-    loaded = _fonts(fonts)
-    texts = [document.title]
-    for section in document.sections:
-        if isinstance(section, str):
-            texts.append(section)
-        elif isinstance(section, ReportTable):
-            texts.extend([section.title, *section.header, *(c for r in section.rows for c in r)])
-        else:
-            texts.extend([section.title, *(name for name, _ in section.series)])
-    _check_glyphs(loaded, texts)
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, invariant=1, pageCompression=1)
-    cursor = _ReportCanvas(canvas, loaded)
-    cursor.lines(document.title, 16, bold=True)
-    for section in document.sections:
-        if isinstance(section, str):
-            cursor.lines(section)
-        elif isinstance(section, ReportTable):
-            cursor.table(section)
-        else:
-            cursor.plot(section)
-    canvas.showPage()
-    canvas.save()
+def render_report(document: ReportDocument, *, fonts: FontFiles = DEFAULT_FONTS,
+                  page: CardFormat = LETTER) -> bytes:
+    """A report or form as a PDF (no time or ID in its metadata)."""
     out = io.BytesIO()
-    stream = PdfStreamWriter(out)
-    stream.append(buffer.getvalue())
-    stream.close()
+    with PaperWriter(out, fonts=fonts) as writer:
+        writer.add_document(document, page=page)
     return out.getvalue()

@@ -66,6 +66,7 @@ __all__ = [
     "PaperManifest",
     "ScanContext",
     "build_manifest",
+    "count_pages",
     "read_qr_codes",
     "scan_files",
     "scan_image",
@@ -85,6 +86,9 @@ class ScanContext:
     """What a scanner trusts: the election, its registered keys, and whether it is a test.
 
     ``operator_key`` is needed only to verify receipts' inclusion promises.
+    ``recorded_remakes`` — (ballot ID, remake number) → ballot style of every
+    ``card-remake`` entry on the ledger — if given, makes a DUPLICATE card without its
+    entry (or naming another style) invalid: a remake nobody recorded.
     """
 
     election_id: str
@@ -92,6 +96,7 @@ class ScanContext:
     remake_keys: tuple[VerifyKey, ...] = ()
     operator_key: VerifyKey | None = None
     test_election: bool = False
+    recorded_remakes: frozenset[tuple[tuple[BallotId, int], str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,19 +211,39 @@ def scan_files(
     """One result per page of each file, in order; PDFs are rendered at ``dpi``."""
     for raw in paths:
         path = Path(raw)
-        suffix = path.suffix.lower()
-        if suffix == ".pdf":
-            pages = _pdf_pages(path, dpi)
-        elif suffix in IMAGE_SUFFIXES:
-            pages = _image_pages(path)
-        else:
-            raise InputError(f"cannot scan {suffix or 'a file without suffix'}: expected a "
-                             "PDF, PNG, JPEG or TIFF", str(path))
+        pages = _pdf_pages(path, dpi) if _is_pdf(path) else _image_pages(path)
         try:
             for number, image in enumerate(pages, start=1):
                 yield scan_image(image, context, file=str(path), page=number, expect=expect)
         except (OSError, pypdfium2.PdfiumError) as err:
             raise InputError(f"cannot read the file: {err}", str(path)) from None
+
+
+def _is_pdf(path: Path) -> bool:
+    """True for a PDF, False for an image; refuse anything else by its suffix."""
+    suffix = path.suffix.lower()
+    if suffix != ".pdf" and suffix not in IMAGE_SUFFIXES:
+        raise InputError(f"cannot scan {suffix or 'a file without suffix'}: expected a "
+                         "PDF, PNG, JPEG or TIFF", str(path))
+    return suffix == ".pdf"
+
+
+def count_pages(paths: Iterable[str | Path]) -> int:
+    """How many pages ``scan_files`` yields for ``paths`` (for a progress bar)."""
+    total = 0
+    for raw in paths:
+        path = Path(raw)
+        try:
+            if _is_pdf(path):
+                document = pypdfium2.PdfDocument(path)
+                total += len(document)
+                document.close()
+            else:
+                with Image.open(path) as image:
+                    total += getattr(image, "n_frames", 1)
+        except (OSError, pypdfium2.PdfiumError) as err:
+            raise InputError(f"cannot read the file: {err}", str(path)) from None
+    return total
 
 
 _KIND_NAME = {PayloadKind.BALLOT_RECORD: "ballot-record", PayloadKind.RECEIPT: "receipt"}
@@ -274,6 +299,13 @@ def _check_payload(
         return PageResult(file, page, False, name, fields, error=str(err), problem="foreign")
     except PaperchainError as err:
         return PageResult(file, page, False, name, fields, error=str(err), problem="invalid")
+    if (isinstance(payload, BallotRecordPayload) and payload.duplicate
+            and context.recorded_remakes is not None
+            and ((payload.ballot_id, payload.remake), payload.style_id)
+            not in context.recorded_remakes):
+        return PageResult(file, page, False, name, fields,
+                          error=f"DUPLICATE {payload.remake} of this ID has no card-remake "
+                                "entry on the ledger (for this style)", problem="invalid")
     if payload.test and not context.test_election:
         return PageResult(file, page, False, name, fields, error="TEST card in a real election",
                           problem="test", payload=payload)
@@ -321,6 +353,14 @@ class ManifestEntry:
     flags: frozenset[CardFlag]
     source: str  # "file:page", for finding the image again
     manual: bool = False  # the ID was typed from the print, not read from the QR
+    style_id: str | None = None  # the ballot style its QR names, if read
+
+    def to_json(self) -> dict[str, object]:
+        """One row of the ID-level manifest (``paperchain scan --manifest-out``)."""
+        return {"batch": self.batch, "position": self.position,
+                "ballot_id": None if self.ballot_id is None else str(self.ballot_id),
+                "style_id": self.style_id, "flags": sorted(f.value for f in self.flags),
+                "source": self.source, "manual": self.manual}
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,8 +402,10 @@ def build_manifest(
             if result.problem is not None:
                 flags.add(_PROBLEM_FLAGS.get(result.problem, CardFlag.INVALID))
             payload = result.payload
+            style_id: str | None = None
             if isinstance(payload, BallotRecordPayload):
                 ballot_id = payload.ballot_id
+                style_id = payload.style_id
                 if payload.duplicate:
                     flags.add(CardFlag.DUPLICATE_REMAKE)
             elif result.kind == "ballot-record" and "ballot_id" in result.fields:
@@ -382,7 +424,7 @@ def build_manifest(
                     and CardFlag.FOREIGN_ELECTION not in flags):
                 flags.add(CardFlag.SPOILED)
             entries.append(ManifestEntry(batch, position, ballot_id, frozenset(flags),
-                                         f"{result.file}:{result.page}", manual))
+                                         f"{result.file}:{result.page}", manual, style_id))
     # Only this election's cards count toward repeats; a foreign card's ID is its own.
     counted = Counter(
         e.ballot_id for e in entries
@@ -390,7 +432,7 @@ def build_manifest(
     )
     return PaperManifest(tuple(
         ManifestEntry(e.batch, e.position, e.ballot_id, e.flags | {CardFlag.REPEATED_ID},
-                      e.source, e.manual)
+                      e.source, e.manual, e.style_id)
         if e.ballot_id is not None and CardFlag.FOREIGN_ELECTION not in e.flags
         and counted[e.ballot_id] > 1 else e
         for e in entries

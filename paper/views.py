@@ -77,6 +77,9 @@ class PaperStrings:
     ledger_position: Label
     check_at: Label
     complain: Label
+    # A poll worker's stamp on a challenged ballot's paper; the same in every language
+    # by default, since officials sort paper by it.
+    spoiled_stamp: Label = Label("SPOILED")
 
     def __post_init__(self) -> None:
         for label in (self.vote_for.text, self.vote_for.english):

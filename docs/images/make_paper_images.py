@@ -5,7 +5,9 @@
 Cards and receipts of the made-up election in ``paper.samples``, printed by
 ``paper.layout`` and rendered by pypdfium2 as a printer would put them on paper;
 ``scan-degraded.jpg`` is a card as the round-trip tests see it after a cheap 150 dpi
-print-and-scan (tests/paper/paper_helpers.py).
+print-and-scan (tests/paper/paper_helpers.py). ``cover-sheet.png``,
+``retrieval-list.png`` and ``audit-board-form.png`` are official forms
+(``paper.forms``), as ``paperchain print`` streams them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,19 @@ sys.path.insert(0, str(ROOT / "tests" / "paper"))
 
 from paper_helpers import degrade, render_pages  # noqa: E402
 
-from paper.layout import render_ballot_record, render_receipt  # noqa: E402
+from paper.forms import (  # noqa: E402
+    AuditBoardCard,
+    AuditContest,
+    CoverSheet,
+    ElectionHeading,
+    RetrievalItem,
+    RetrievalList,
+    audit_board_form,
+    cover_sheet,
+    retrieval_list,
+)
+from paper.ids import BallotId  # noqa: E402
+from paper.layout import render_ballot_record, render_receipt, render_report  # noqa: E402
 from paper.payload import ReceiptStatus  # noqa: E402
 from paper.samples import (  # noqa: E402
     SPANISH_WITH_ENGLISH,
@@ -32,6 +46,31 @@ from paper.samples import (  # noqa: E402
 )
 
 OUT = Path(__file__).resolve().parent
+
+
+def forms(rng: random.Random) -> None:
+    heading = ElectionHeading("2026-11-03-springfield-general", "General Election",
+                              "Springfield County", "2026-11-03")
+    sheet = CoverSheet(heading, 12, "Precinct 12-B — Lincoln School", "Place 3 box 2",
+                       "C-0031", ("S-40211", "S-40212"), 100)
+    items = []
+    for _ in range(18):
+        place, box = 1 + rng.randrange(3), 1 + rng.randrange(4)
+        items.append(RetrievalItem(f"Place {place} box {box}", rng.randrange(1, 101),
+                                   str(BallotId.generate(rng.randbytes)),
+                                   f"C-{20 + 4 * place + box:04d}"))
+    contests = tuple(AuditContest(c.title.text, c.vote_for, tuple(o.text for o in c.options))
+                     for c in small_style().contests)
+    documents = {
+        "cover-sheet.png": cover_sheet(sheet),
+        "retrieval-list.png": retrieval_list(RetrievalList(heading, 1, tuple(items),
+                                                           "34129587601289435761")),
+        "audit-board-form.png": audit_board_form(AuditBoardCard(
+            heading, 1, items[0].batch, items[0].position, items[0].ballot_id,
+            "precinct-12-b", contests)),
+    }
+    for name, document in documents.items():
+        render_pages(render_report(document), dpi=100)[0].save(OUT / name)
 
 
 def main() -> None:
@@ -59,6 +98,7 @@ def main() -> None:
     # JPEG: the picture is a noisy scan, which PNG cannot compress.
     half = scanned.crop((0, 0, scanned.width, scanned.height * 2 // 5))
     half.save(OUT / "scan-degraded.jpg", quality=85)
+    forms(random.Random(5))  # noqa: S311 (reproducible pictures)
     for path in sorted([*OUT.glob("*.png"), *OUT.glob("*.jpg")]):
         print(path.relative_to(ROOT))
 
