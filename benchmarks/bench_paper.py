@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_paper.py                 # ~1 min: 500 printed, 100 scanned
     .venv/bin/python benchmarks/bench_paper.py --full          # + a 10,000-card print run (~5 min)
     .venv/bin/python benchmarks/bench_paper.py --print-pages N # one print run of N cards only
+    .venv/bin/python benchmarks/bench_paper.py --forms-pages N # one official-forms run only
 
 * **print** — ballot record cards (the sample election's small and large styles, one in
   three large) through ``PaperWriter`` into one PDF file on disk: signing the QR
@@ -14,6 +15,11 @@
   degraded PNG scans.
 * **memory** — peak resident set size of a fresh process printing 1,000 cards and
   (with ``--full``) 10,000 cards: flat in page count if the two are close.
+* **official forms** — ``paper.official.OfficialPrinter`` streaming official forms into
+  one PDF: a 40-page retrieval list (1,600 cards), then batch cover sheets, audit-board
+  forms and close-of-polls forms in turn, until the run has N pages; in a fresh
+  process, 1,000 pages and (with ``--full``) 10,000 pages, for pages per second and
+  peak memory.
 
 Single process, single thread; the machine's figures go in benchmarks/README.md.
 """
@@ -39,7 +45,23 @@ sys.path.insert(0, str(ROOT / "tests" / "paper"))
 
 from paper_helpers import degrade, render_pages  # noqa: E402
 
+from paper.forms import (  # noqa: E402
+    AuditBoardCard,
+    AuditContest,
+    CloseOfPolls,
+    CoverSheet,
+    DeviceCount,
+    ElectionHeading,
+    RetrievalItem,
+    RetrievalList,
+    audit_board_form,
+    close_of_polls_form,
+    cover_sheet,
+    retrieval_list,
+)
+from paper.ids import BallotId  # noqa: E402
 from paper.layout import PaperWriter, render_ballot_record  # noqa: E402
+from paper.official import OfficialPrinter  # noqa: E402
 from paper.payload import ReceiptStatus  # noqa: E402
 from paper.samples import large_style, sample_election, small_style  # noqa: E402
 from paper.scan import ScanContext, scan_files, self_check_ballot_record  # noqa: E402
@@ -123,6 +145,52 @@ def scan_run(pdf: Path, pages: int, workdir: Path) -> dict[str, float]:
             "png_pages_per_second": pages / seconds_png, "png_ok": sum(r.ok for r in results)}
 
 
+HEADING = ElectionHeading("2026-11-03-springfield-general", "General Election",
+                          "Springfield County", "2026-11-03")
+
+
+def forms_run(pages: int, path: Path, seed: int = 1) -> dict[str, float]:
+    """Official forms streamed into one PDF until it holds ``pages`` pages."""
+    rng = random.Random(seed)
+    items = tuple(RetrievalItem(f"Place {1 + i % 3} box {1 + i // 300}", 1 + i % 300,
+                                str(BallotId.generate(rng.randbytes)), f"C-{i // 300:04d}")
+                  for i in range(1600))
+    contests = tuple(AuditContest(title.text, contest.vote_for,
+                                  tuple(o.text for o in contest.options))
+                     for contest in small_style().contests for title in (contest.title,))
+    started = time.perf_counter()
+    with path.open("wb") as out, PaperWriter(out) as writer:
+        printer = OfficialPrinter(writer, test_election=False)
+        printer.form(retrieval_list(RetrievalList(HEADING, 1, items, "12345678901234567890")))
+        number = 0
+        while writer.page_count < pages:
+            number += 1
+            kind = number % 3
+            if kind == 0:
+                printer.form(close_of_polls_form(CloseOfPolls(HEADING, f"Precinct {number}", (
+                    DeviceCount("kiosk-1", 310, 4, True), DeviceCount("kiosk-2", 295, 1, True)))))
+            elif kind == 1:
+                printer.form(cover_sheet(CoverSheet(HEADING, number, "Precinct 12-B",
+                                                    f"Place 1 box {number}", f"C-{number:04d}",
+                                                    ("S-1", "S-2"), 100)))
+            else:
+                printer.form(audit_board_form(AuditBoardCard(
+                    HEADING, 1, f"Place 1 box {number}", 1 + number % 100,
+                    str(BallotId.generate(rng.randbytes)), "precinct-12-b", contests)))
+        written = writer.page_count
+    seconds = time.perf_counter() - started
+    return {"pages": written, "seconds": seconds, "pages_per_second": written / seconds,
+            "file_mb": path.stat().st_size / 1e6, "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_forms(pages: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--forms-pages", str(pages), "--json"],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout)
+
+
 def child_print(pages: int) -> dict[str, float]:
     """A print run in a fresh process, so its peak memory is its own."""
     out = subprocess.run(
@@ -138,12 +206,18 @@ def main() -> None:
                         help="also run a 10,000-card print run in its own process")
     parser.add_argument("--print-pages", type=int, metavar="N",
                         help="only print N cards (in this process) and report")
+    parser.add_argument("--forms-pages", type=int, metavar="N",
+                        help="only print N pages of official forms (in this process)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.print_pages:
             result = print_run(args.print_pages, workdir / "run.pdf")
+            print(json.dumps(result) if args.json else result)
+            return
+        if args.forms_pages:
+            result = forms_run(args.forms_pages, workdir / "forms.pdf")
             print(json.dumps(result) if args.json else result)
             return
         printed = print_run(500, workdir / "cards.pdf")
@@ -163,6 +237,11 @@ def main() -> None:
             run = child_print(pages)
             print(f"memory: {pages} cards printed in a fresh process: peak RSS "
                   f"{run['peak_rss_mb']:.0f} MB, {run['pages_per_second']:.1f} cards/s, "
+                  f"{run['file_mb']:.0f} MB PDF")
+        for pages in runs:
+            run = child_forms(pages)
+            print(f"official forms: {run['pages']:.0f} pages in a fresh process: peak RSS "
+                  f"{run['peak_rss_mb']:.0f} MB, {run['pages_per_second']:.1f} pages/s, "
                   f"{run['file_mb']:.0f} MB PDF")
 
 

@@ -30,6 +30,8 @@ _GROUPS: tuple[tuple[str, str], ...] = (
     ("paperchain.commands.verify", "verify"),
     ("paperchain.commands.receipt", "receipt"),
     ("paperchain.commands.audit", "audit"),
+    ("paperchain.commands.paper", "print_group"),
+    ("paperchain.commands.paper", "scan"),
     ("paperchain.commands.kiosk", "kiosk"),
     ("paperchain.commands.board", "board"),
 )
@@ -51,6 +53,8 @@ def cli() -> None:
       verify     anyone: check a whole election record
       receipt    voters: check a receipt against the ledger and its witnesses
       audit      auditors: risk-limiting audit calculations and sampling
+      print      officials: cover sheets, forms, retrieval lists, reports, remakes
+      scan       officials: read cards back into the ID-level manifest
       kiosk      the voting kiosk's pages: activation, print before cast, challenge
       board      the public site: receipt checker and bulletin board
       demo       run a whole election end to end on this machine

@@ -15,6 +15,7 @@ from e2e.manifest import Manifest
 from e2e.official import abort_ceremony, advance_ceremony, build_setup, close_voting, open_voting
 from e2e.setup import Role
 from e2e.trustee import TrusteeCard
+from paper.capacity import check_manifest_fits
 from paperchain.commands.common import console, passphrase_option, read_passphrase, stderr
 from paperchain.wiring import open_ledger
 
@@ -98,10 +99,14 @@ def setup(official_dir: Path, ledger_dir: str, manifest_path: Path, threshold: i
     """Write the election setup, the ledger's first entry.
 
     It fixes the group, the manifest's exact bytes, the trustees and threshold, every
-    device and the ledger operator's key. Nothing in it can change afterwards.
+    device and the ledger operator's key. Nothing in it can change afterwards. A manifest
+    with a ballot style that cannot print legibly on one card, in every language, is
+    refused with the reason.
     """
-    writer, test_group = _official_writer(official_dir, ledger_dir, passphrase_file)
     manifest = Manifest.load(manifest_path)
+    # One card per ballot: refuse a style that cannot print legibly (e2e cannot say so).
+    check_manifest_fits(manifest)
+    writer, test_group = _official_writer(official_dir, ledger_dir, passphrase_file)
     cards = []
     for path in trustee_cards:
         card_path = path / "trustee.json" if path.is_dir() else path
