@@ -414,6 +414,14 @@ def create_public_app(site: PublicSite) -> FastAPI:
                 except ValueError:
                     payload = None
                 title = f"{entry.entry_type} (ledger index {index}, by {entry.writer_id})"
+                if entry.entry_type == "cvrs" and isinstance(payload, dict):
+                    # Encrypted CVRs are many and say nothing readable: count them.
+                    cvrs = payload.get("cvrs")
+                    count = len(cvrs) if isinstance(cvrs, list) else 0
+                    sections.append(f'<section><h2 id="e{index}">{escape(title)}</h2><p>'
+                                    f"{count} encrypted CVRs, sorted by ballot ID (chunk "
+                                    f"{escape(payload.get('chunk'))}).</p></section>")
+                    continue
                 html = render_payload(payload, entry.entry_type)
                 if isinstance(payload, dict) and entry.entry_type == "audit-parameters":
                     try:

@@ -27,7 +27,7 @@ from tests.web.browser_helpers import (
     no_csp_violations,
     shoot,
 )
-from tests.web.web_helpers import WebElection, start_web_election
+from tests.web.web_helpers import WebElection, serve_demo_election, start_web_election
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -266,3 +266,37 @@ def test_time_out_warns_then_ends_the_session(browser: Any, tmp_path: Path) -> N
         page.close()
     finally:
         web.close()
+
+
+def test_board_of_a_tallied_and_audited_election(browser: Any, tmp_path: Path) -> None:
+    """The demo's election, counted and audited: results with their verification status,
+    the reconciliation and the audit's entries with the risk per assertion."""
+    served = serve_demo_election(tmp_path / "demo")
+    try:
+        base = f"{served.public_url}/elections/{served.site.election_id}"
+        page = new_page(browser, KIOSK)
+        deadline = 180_000
+        page.goto(f"{base}/board")
+        for _ in range(deadline // 500):
+            text = page.inner_text("main")
+            if "PASSED" in text or "FAILED" in text or "could not run" in text:
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+        text = page.inner_text("main")
+        assert "PASSED" in text, text
+        assert "Published at ledger index" in text
+        check_axe(page, "board of an audited election")
+        shoot(page, "board-results")
+        page.goto(f"{base}/board/audit")
+        audit = page.inner_text("main")
+        for kind in ("paper-manifest", "reconciliation", "audit-parameters", "audit-seed",
+                     "audit-end"):
+            assert kind in audit, kind
+        if "audit-risk" in audit:  # rounds were drawn: the risk per assertion is charted
+            assert page.query_selector("figure svg[role=img]") is not None
+        check_axe(page, "audit page of an audited election")
+        shoot(page, "board-audit")
+        page.close()
+    finally:
+        served.close()

@@ -136,3 +136,39 @@ def start_web_election(directory: Path, *, idle_timeout: float = 600.0,
     public_server = serve_app(create_public_app(site))
     return WebElection(directory, election, network, kiosk, kiosk_dir, spool, scanner,
                        kiosk_server, site, public_server)
+
+
+@dataclass
+class AuditedElection:
+    """``paperchain demo``'s election (tallied and audited) served again: its operator,
+    its two witnesses and the public site."""
+
+    site: PublicSite
+    servers: list[RunningServer]
+
+    @property
+    def public_url(self) -> str:
+        return self.servers[-1].url
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def serve_demo_election(out: Path) -> AuditedElection:
+    """Run the demo (test group, 40 voters, with its audit) into ``out`` and serve it."""
+    from e2e.keystore import KdfLimits
+    from e2e.ledger.service import create_app, serve_in_thread
+    from e2e.ledger.witness import open_witness
+    from paperchain.demo import DemoConfig, run_demo
+    from paperchain.wiring import open_ledger_node
+
+    run_demo(DemoConfig(out=out, voters=40, test_group=True, kdf_limits=KdfLimits(1, 8192)))
+    node, _ = open_ledger_node(out / "ledger")
+    servers = [serve_in_thread(create_app(node))]
+    for directory in sorted((out / "witnesses").iterdir()):
+        servers.append(serve_in_thread(create_app(open_witness(directory).node())))
+    site = open_public_site(servers[0].url, [s.url for s in servers[1:]],
+                            allow_test_group=True, verify=True)
+    servers.append(serve_app(create_public_app(site)))
+    return AuditedElection(site, servers)
