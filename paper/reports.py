@@ -673,9 +673,12 @@ def _column_widths(table: ReportTable, width_of: Callable[[str, bool, float], fl
             wants.append(min(max(widest + 8, 30.0), total * 0.6))
     scale = total / sum(wants)
     widths = [w * scale for w in wants]
-    # A header word is never cut: columns too narrow for theirs grow, the others give way.
-    least = [max((width_of(w, True, _SIZE) for w in title.split()), default=0.0) + 6
-             for title in table.header]
+    # A word is never cut where it can be helped: columns too narrow for their longest
+    # word (header or cell) grow, the others give way.
+    least = [max([width_of(w, True, _SIZE) for w in title.split()]
+                 + [width_of(w, False, _SIZE) for row in table.rows if i < len(row)
+                    for w in row[i].split()], default=0.0) + 6
+             for i, title in enumerate(table.header)]
     short = [i for i, w in enumerate(widths) if w < least[i]]
     if short and sum(least) <= total:
         need = sum(least[i] - widths[i] for i in short)

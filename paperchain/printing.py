@@ -324,7 +324,9 @@ def audit_report_document(source: ElectionSource) -> bytes:
                                        require_results=False)
     if not report.ok:
         raise RecordError(f"the election does not verify ({len(report.findings)} finding(s))")
-    return render_audit_pdf(audit_report(AuditLedger(verifier, verifier.checker(AuditChecker))))
+    setup = verifier.state.setup
+    return render_audit_pdf(audit_report(AuditLedger(verifier, verifier.checker(AuditChecker))),
+                            test=setup is not None and setup.test_election)
 
 
 # ---------------------------------------------------------------------------- remakes
