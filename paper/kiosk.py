@@ -60,6 +60,7 @@ __all__ = [
     "OutOfService",
     "SessionState",
     "SessionView",
+    "normalise_token",
 ]
 
 TOKEN_SYMBOLS = 10  # 50 bits, typed as two groups of five
