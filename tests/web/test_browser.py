@@ -27,7 +27,12 @@ from tests.web.browser_helpers import (
     no_csp_violations,
     shoot,
 )
-from tests.web.web_helpers import WebElection, serve_demo_election, start_web_election
+from tests.web.web_helpers import (
+    POLL_SECRET,
+    WebElection,
+    serve_demo_election,
+    start_web_election,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -89,10 +94,24 @@ def test_voter_story_challenge_then_cast_and_find_the_receipt(browser: Any, tmp_
                                                              ) -> None:
     web = start_web_election(tmp_path)
     try:
+        # The poll worker issues a one-time code on the kiosk's poll-worker page.
+        worker = new_page(browser, KIOSK)
+        worker.goto(web.kiosk_url + "/pollworker")
+        check_axe(worker, "poll worker page")
+        worker.fill("#secret", POLL_SECRET.decode())
+        worker.select_option("#style", web.kiosk.manifest.ballot_styles[0].id)
+        worker.click("#activate button[type=submit]")
+        worker.wait_for_selector("#result .token")
+        token = worker.inner_text("#result .token")
+        check_axe(worker, "poll worker page with a code")
+        shoot(worker, "kiosk-pollworker")
+        worker.close()
         page = open_kiosk(browser, web)
         check_axe(page, "kiosk welcome")
         shoot(page, "kiosk-welcome")
-        activate(page, web)
+        page.fill("#token", token.lower().replace("-", " "))  # typed as a voter may
+        page.press("#token", "Enter")
+        page.wait_for_selector("#next")
         mark_first_choices(page, audit=True)
         check_axe(page, "kiosk review")
         shoot(page, "kiosk-review")
@@ -186,8 +205,19 @@ def test_voter_story_challenge_then_cast_and_find_the_receipt(browser: Any, tmp_
         web.close()
 
 
+SPEECH_PROBE = """window.__spoken = [];
+if (window.speechSynthesis) {
+  window.speechSynthesis.speak = (utterance) => window.__spoken.push(utterance.text);
+}"""
+
+
 def test_overvote_cannot_be_entered_by_keyboard(browser: Any, web: WebElection) -> None:
-    page = open_kiosk(browser, web)
+    page = new_page(browser, KIOSK)
+    page.add_init_script(SPEECH_PROBE)
+    page.goto(web.kiosk_url + "/")
+    page.wait_for_selector("#token")
+    page.click("#audio")
+    assert page.get_attribute("#audio", "aria-pressed") == "true"
     page.select_option("#language", "es")
     page.wait_for_selector("text=Bienvenido")
     page.focus("#token")
@@ -208,6 +238,10 @@ def test_overvote_cannot_be_entered_by_keyboard(browser: Any, web: WebElection) 
     assert page.is_checked(first)
     assert "1 de 1" in page.inner_text("#count")
     assert "Ya eligió 1" in page.inner_text("#limit")
+    spoken = " ".join(page.evaluate("() => window.__spoken"))
+    assert contest.title["es"] in spoken  # the page is read aloud in the voter's language
+    assert contest.selections[0].label["es"] in spoken
+    assert "Ya eligió 1" in spoken  # and so is the refusal
     page.click("#larger")
     page.click("#larger")
     page.click("#larger")
