@@ -67,8 +67,11 @@ class Forbidden(InputError):
 
 def status_for(error: PaperchainError) -> int:
     # Imported here: the kiosk's own errors live in ``paper.kiosk``.
+    from e2e.ledger.http_client import ServiceUnreachable
     from paper.kiosk import NoSession, OutOfService
 
+    if isinstance(error, ServiceUnreachable):
+        return 503  # the ledger could not be reached: nothing was recorded, try again
     if isinstance(error, BodyTooLarge):
         return 413
     if isinstance(error, Forbidden):
