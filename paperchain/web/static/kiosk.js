@@ -467,6 +467,8 @@
   document.addEventListener("keydown", (event) => {
     if (!["ArrowDown", "ArrowUp", "ArrowRight", "ArrowLeft"].includes(event.key)) return;
     if (event.target && event.target.tagName === "SELECT") return;
+    const typing = event.target && event.target.tagName === "INPUT" && event.target.type !== "checkbox";
+    if (typing && (event.key === "ArrowLeft" || event.key === "ArrowRight")) return;  // editing text
     const focusable = Array.from(document.querySelectorAll(
       "button:not([disabled]), input, select, [href]")).filter((n) => n.offsetParent !== null);
     const at = focusable.indexOf(document.activeElement);
