@@ -14,8 +14,6 @@ computed twice.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 from e2e.keystore import atomic_write
 from paper.layout import ReportDocument, ReportPlot, ReportTable, render_report
 from tally.audit import DrawEvaluation, assess
+from tally.audit_export import audit_record_csv
 from tally.audit_workflow import AuditLedger
 
 __all__ = ["audit_record_csv", "audit_report", "render_audit_pdf", "write_report"]
@@ -114,28 +113,9 @@ def _kind(evaluation: DrawEvaluation) -> str:
     return ""
 
 
-def audit_record_csv(report: dict[str, Any]) -> str:
-    """One row per (draw, assertion) that the draw is in: what ``paperchain audit verify``
-    recomputes, in a form a spreadsheet reads."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["Draw", "Ticket Number", "Batch Name", "Ballot Position", "Card",
-                     "Contest", "Assertion", "Overstatement", "Assorter Value", "Discrepancy",
-                     "Risk After"])
-    draws = {d["draw"]: d for d in report.get("draws", [])}
-    for assertion in report.get("assertions", []):
-        history = assertion["p_history"]
-        for n, item in enumerate(assertion["draws_evaluated"]):
-            draw = draws[item["draw"]]
-            writer.writerow([draw["draw"], draw["ticket_number"], draw["batch"],
-                             draw["position"], draw["card"], assertion["contest"],
-                             assertion["assertion"], repr(item["omega"]), repr(item["value"]),
-                             item["discrepancy"], repr(history[n]) if n < len(history) else ""])
-    return out.getvalue()
-
-
-def render_audit_pdf(report: dict[str, Any]) -> bytes:
-    """The report as a PDF: summary, reconciliation, contests, the risk over the sample."""
+def render_audit_pdf(report: dict[str, Any], *, test: bool = False) -> bytes:
+    """The report as a PDF: summary, reconciliation, contests, the risk over the sample.
+    ``test``: a test election's, stamped TEST on every page (docs/spec/paper.md §7.1)."""
     sections: list[str | ReportTable | ReportPlot] = []
     parameters = report.get("parameters")
     outcome = report.get("outcome") or "in progress"
@@ -189,7 +169,8 @@ def render_audit_pdf(report: dict[str, Any]) -> bytes:
                                     tuple((str(r["round"]), str(r["draws"]),
                                            str(r["cards_read"]), str(r["cvrs_decrypted"]),
                                            r["decision"] or "-") for r in rounds)))
-    return render_report(ReportDocument("Risk-limiting audit report", tuple(sections)))
+    return render_report(ReportDocument("Risk-limiting audit report", tuple(sections),
+                                        test=test))
 
 
 def _s(value: object) -> str:

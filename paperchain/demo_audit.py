@@ -25,11 +25,10 @@ calls (``tally.cvr``, ``tally.audit_workflow``):
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -155,7 +154,10 @@ def _readings(context: ElectionContext, cards: dict[tuple[str, int], DemoCard],
     manifest = context.manifest
     out = []
     for batch, position in to_read:
-        card = cards[(batch, position)]
+        card = cards.get((batch, position))
+        if card is None:  # no card of this election at that place: the board says so
+            out.append(CardReading(round_number, batch, position, None, "not-found", ()))
+            continue
         on_card = {c.id for _, c in manifest.contests_of_style(card.style_id)}
         contests = []
         for contest in manifest.contests:
@@ -386,5 +388,3 @@ def new_card(style_id: str, choices: dict[str, list[str]], device_id: str, spoil
     return DemoCard(secrets.token_bytes(16), style_id,
                     {c: frozenset(v) for c, v in choices.items()}, device_id, spoiled)
 
-
-_ = (json, replace)

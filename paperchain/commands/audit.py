@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from e2e.errors import UsageError
+from paperchain.commands.audit_flow import register_flow_commands
 from tally.batch_manifest import read_batch_manifest_csv
 from tally.risk import (
     DEFAULT_GAMMA,
@@ -72,6 +73,16 @@ def audit() -> None:
           --loser-votes 1695 --winner-sampled 45 --loser-sampled 32
       paperchain audit sample --seed 31415926535897932384 --manifest manifest.csv \\
           --size 20 --json
+
+    \b
+    An election's comparison audit, in ledger order (each step verifies the ledger
+    first, and writes nothing if it refuses):
+      vote publish-cvrs (each kiosk) → audit cvr-equality-share (trustees)
+      → audit cvr-equality (official) → audit reconcile (official, amendable until
+      the seed) → audit parameters → audit seed (once) → per round: audit round,
+      audit retrieval-list, audit read (two board members), audit sign-off,
+      audit decrypt (trustees), audit combine, audit risk → audit end
+      → audit hand-count (official, if it escalated). Anyone: audit verify RECORD.
     """
 
 
@@ -360,3 +371,7 @@ def sample(
             row.append(str(ticket.generation))
         table.add_row(*row)
     Console().print(table)
+
+
+# The election's audit, step by step (paperchain.commands.audit_flow).
+register_flow_commands(audit)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 
 import click
 
 from e2e.ballot import mark_ballot
 from e2e.context import load_context
-from e2e.encoding import parse_json_object
+from e2e.cvr import CvrStore
+from e2e.encoding import canonical_json, parse_json_object
 from e2e.errors import EncodingError
 from e2e.identity import WriterIdentity
+from e2e.keystore import atomic_write
 from e2e.setup import Role
 from e2e.voting import VotingDevice
+from paper.ids import BallotId
 from paperchain.commands.common import console, passphrase_option, read_passphrase, stderr
 from paperchain.wiring import open_ledger
 
@@ -35,7 +37,9 @@ def _device(device_dir: Path, ledger_dir: str, session: str, passphrase_file: Pa
     client, config = open_ledger(ledger_dir)
     identity = WriterIdentity.open(device_dir, read_passphrase(passphrase_file, "the device"))
     context = load_context(client, config.test_group)
-    return VotingDevice(context, client, identity.key, identity.card.writer_id, session)
+    # The device's CVRs until it publishes them: one file, always sorted by ballot ID.
+    cvrs = CvrStore(device_dir / "cvrs.json", context.group)
+    return VotingDevice(context, client, identity.key, identity.card.writer_id, session, cvrs)
 
 
 def _choices(path: Path) -> dict[str, list[str]]:
@@ -83,23 +87,48 @@ def device_init(directory: Path, election_id: str, device_id: str, location: str
 @click.option("--challenge", is_flag=True,
               help="Challenge (spoil) this ballot instead of casting it: its opening is "
                    "published so anyone can check the encryption.")
+@click.option("--card-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the simulated paper card (ballot ID, style, choices) to this JSON "
+                   "file. The ID is fresh from the CSPRNG and never printed with the receipt.")
 @passphrase_option
 def cast(device_dir: Path, ledger_dir: str, session: str, style: str, choices_path: Path,
-         challenge: bool, passphrase_file: Path | None) -> None:
+         challenge: bool, card_out: Path | None, passphrase_file: Path | None) -> None:
     """Encrypt one ballot, then cast it (or challenge it); print the receipt as JSON."""
     device = _device(device_dir, ledger_dir, session, passphrase_file)
-    marked = mark_ballot(device.context.manifest, style, _choices(choices_path))
+    choices = _choices(choices_path)
+    marked = mark_ballot(device.context.manifest, style, choices)
     pending = device.encrypt(marked)
     code = pending.ballot.tracking_code.hex()
+    card = BallotId.generate()  # the card's ID: random, derived from nothing else
     if challenge:
-        result = device.challenge(secrets.token_bytes(16))
+        result = device.challenge(card.value)
         status = "CHALLENGED"
     else:
-        result = device.cast()
+        result = device.cast(card.value)
         status = "CAST"
+    if card_out is not None:
+        atomic_write(card_out, canonical_json({
+            "version": 1, "ballot_id": str(card), "style_id": style,
+            "spoiled": challenge, "choices": {c: sorted(v) for c, v in choices.items()}}))
     stderr.print(f"{status}: tracking code {code[:16]}… at ledger index {result.index}")
     console.print_json(json.dumps({"status": status, "tracking_code": code,
                                    "promise": result.promise.to_json()}))
+
+
+@vote.command("publish-cvrs")
+@DEVICE_OPTION
+@LEDGER_OPTION
+@SESSION_OPTION
+@passphrase_option
+def publish_cvrs(device_dir: Path, ledger_dir: str, session: str,
+                 passphrase_file: Path | None) -> None:
+    """After the results: publish the device's encrypted CVRs (sorted by ballot ID) and
+    their commitment, for the trustees' equality proof and the audit."""
+    device = _device(device_dir, ledger_dir, session, passphrase_file)
+    results = device.publish_cvrs()
+    stderr.print(f"Published {len(device.cvrs)} CVR(s) in {len(results) - 1} entr"
+                 f"{'y' if len(results) == 2 else 'ies'} and their commitment at ledger "
+                 f"index {results[-1].index}")
 
 
 @vote.command("close")

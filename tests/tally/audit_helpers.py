@@ -20,6 +20,7 @@ from pathlib import Path
 from e2e.ballot import mark_ballot
 from e2e.context import ElectionContext, load_context
 from e2e.group import TEST_GROUP
+from e2e.identity import WriterIdentity
 from e2e.ledger.client import Writer
 from e2e.ledger.directory import init_ledger_directory
 from e2e.ledger.operator import RegisterWriter
@@ -30,7 +31,9 @@ from e2e.setup import Role, WriterInfo
 from e2e.signing import SigningKey
 from e2e.trustee import TrusteeWorkspace
 from e2e.voting import VotingDevice
+from paperchain.wiring import open_local_ledger
 from tally.audit import CardReading, ContestReading
+from tally.audit_check import RoundState
 from tally.audit_workflow import (
     AuditLedger,
     decrypt_round_as_trustee,
@@ -48,7 +51,6 @@ from tally.cvr import decrypt_cvr_equality_as_trustee, publish_cvr_equality
 from tally.pairing import ManifestCard
 from tally.reconcile import PaperBatch, PlaceInput
 from tally.workflow import decrypt_as_trustee, publish_results, publish_tally
-from paperchain.wiring import open_local_ledger
 from tests.strategies import FAST_KDF, PASSPHRASE, WorkspaceElection
 
 __all__ = ["SEED", "AuditElection", "Card"]
@@ -69,7 +71,9 @@ def _workspace_election(directory: Path) -> WorkspaceElection:
     config = init_ledger_directory(directory / "ledger", election_id=manifest.election_id,
                                    test_group=True)
     ledger, _ = open_local_ledger(directory / "ledger")
-    official = SigningKey.generate()
+    official = WriterIdentity.create(directory / "official", election_id=manifest.election_id,
+                                     writer_id="official-1", role=Role.OFFICIAL,
+                                     passphrase=PASSPHRASE, limits=FAST_KDF).key
     setup = build_setup(
         manifest=manifest, group=TEST_GROUP, threshold=2,
         trustees=[w.card.info() for w in workspaces.values()],
@@ -99,9 +103,10 @@ class AuditElection:
     auditors: dict[str, SigningKey]
     cards: list[Card] = field(default_factory=list)
     challenged: list[bytes] = field(default_factory=list)
+    spoiled_at: dict[str, int] = field(default_factory=dict)  # device → SPOILED papers
 
     @property
-    def ledger(self):  # noqa: ANN201 - LocalLedger
+    def ledger(self):
         return self.base.ledger
 
     @property
@@ -120,7 +125,12 @@ class AuditElection:
                 WriterInfo(name, Role.DEVICE, keys[name].verify_key, place)).to_payload())
         base.run()
         context = load_context(base.ledger, True)
-        auditors = {f"auditor-{i}": SigningKey.generate() for i in (1, 2)}
+        auditors = {
+            f"auditor-{i}": WriterIdentity.create(
+                directory / f"auditor-{i}", election_id=context.election_id,
+                writer_id=f"auditor-{i}", role=Role.AUDITOR, passphrase=PASSPHRASE,
+                limits=FAST_KDF).key
+            for i in (1, 2)}
         kiosks = {name: VotingDevice(context, base.ledger, keys[name], name, "day")
                   for name, _ in KIOSKS}
         return cls(base, context, kiosks, keys, auditors)
@@ -140,6 +150,7 @@ class AuditElection:
                 spoiled = secrets.token_bytes(16)
                 kiosk.challenge(spoiled)
                 self.challenged.append(spoiled)
+                self.spoiled_at[name] = self.spoiled_at.get(name, 0) + 1
                 kiosk.encrypt(marked)
             card = Card(secrets.token_bytes(16), style,
                         {c: frozenset(v) for c, v in choices.items()}, name)
@@ -175,7 +186,7 @@ class AuditElection:
                       ) -> list[PaperBatch]:
         """Each polling place's cards, mixed, in batches of ``size`` (manifest order)."""
         cards = list(self.cards if cards is None else cards)
-        random.Random(shuffle).shuffle(cards)  # noqa: S311 - a box mixes its cards
+        random.Random(shuffle).shuffle(cards)
         flags = flags or {}
         places = dict(KIOSKS)
         batches = []
@@ -194,7 +205,8 @@ class AuditElection:
         out = []
         for place in sorted(set(places.values())):
             cast = sum(1 for c in self.cards if places[c.device_id] == place)
-            out.append(PlaceInput(place, cast, 0, ""))
+            spoiled = sum(n for d, n in self.spoiled_at.items() if places[d] == place)
+            out.append(PlaceInput(place, cast, spoiled, ""))
         return out
 
     def reconcile(self, batches: Sequence[PaperBatch] | None = None) -> None:
@@ -212,9 +224,10 @@ class AuditElection:
         return AuditLedger.read(self.ledger, allow_test_group=True)
 
     def read_cards(self, paper: dict[tuple[str, int], Card] | None = None,
-                   override: Callable[[CardReading], CardReading] | None = None
-                   ) -> list[CardReading]:
-        """What the board reads on the current round's cards: their printed choices."""
+                   override: Callable[[CardReading], CardReading] | None = None,
+                   only: Sequence[tuple[str, int]] | None = None) -> list[CardReading]:
+        """What the board reads on the current round's cards (or ``only`` those): their
+        printed choices."""
         view = self.view()
         current = view.state.current
         if current is None:
@@ -222,7 +235,7 @@ class AuditElection:
         paper = paper if paper is not None else self.paper_at(view)
         readings = []
         manifest = self.context.manifest
-        for batch, position in current.to_read:
+        for batch, position in (current.to_read if only is None else only):
             card = paper[(batch, position)]
             on_card = {c.id for _, c in manifest.contests_of_style(card.style_id)}
             contests = []
@@ -248,12 +261,17 @@ class AuditElection:
                     out[(batch.name, position)] = by_id[card.ballot_id]
         return out
 
-    def run_round(self, readings: Sequence[CardReading] | None = None, size: int | None = None
-                  ) -> str:
+    def run_round(self, reader: Callable[[RoundState], list[CardReading]] | None = None,
+                  size: int | None = None) -> str:
+        """One round: draws, the board's readings (``reader`` of the open round, or the
+        cards' printed choices), sign-off, decryption, risk; the decision."""
         _, audit_round = start_round(self.ledger, self.auditor(), size=size,
                                      allow_test_group=True)
+        current = self.view().state.current
+        if current is None:
+            raise AssertionError("no round")
         record_readings(self.ledger, self.auditor(), "auditor-2", self.auditors["auditor-2"],
-                        self.read_cards() if readings is None else readings,
+                        self.read_cards() if reader is None else reader(current),
                         allow_test_group=True)
         sign_off_round(self.ledger, self.auditor(), "auditor-2", self.auditors["auditor-2"],
                        allow_test_group=True)
