@@ -12,25 +12,54 @@ decryption, results, audit) go to ``EntryChecker``s that other packages provide.
 Problems are gathered as ``Finding``s naming the ledger position and the failure;
 an invalid ballot is reported and excluded from ``aggregate`` (the encrypted sum of
 the valid cast ballots), never silently counted or silently dropped.
+
+Scale (DESIGN.md). The pass stays one pass in ledger order, but a ballot's
+cryptography — decoding, proofs (batched, ``e2e.batch``), α digests and the partial
+sums — runs in chunks through an executor (``e2e.parallel``: a process pool, or Dask).
+Everything that depends on order stays here: envelopes, signatures, writers,
+sequences, phases, device chains, and α uniqueness (``e2e.alphas``, on disk). Chunks'
+outcomes are applied in ledger order and each finding is put where the one-by-one
+pass would have put it. Verdicts this process reached before — a ballot's proofs, an
+entry's signature — are reused (``e2e.verdicts``: keyed by H_E and the leaf hash), so
+the tally, each trustee's recomputation and the final verification check each ballot
+once. ``fast=False`` runs the simple reference pass (checked decoding, each proof on
+its own, α in memory) for comparison.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
+from gmpy2 import mpz
+
+from e2e.alphas import AlphaRegistry, registry_for
 from e2e.ballot import EncryptedBallot, verify_ballot, verify_opening
 from e2e.ceremony import CEREMONY_TYPES, CeremonyReplay
 from e2e.context import ElectionContext
 from e2e.elgamal import Ciphertext
 from e2e.errors import PaperchainError, RecordError
+from e2e.group import GroupParameters, _trusted_p
 from e2e.ledger.entry import GENESIS_PREVIOUS, Entry, decode_envelope, leaf_hash_of
 from e2e.ledger.operator import LedgerState
 from e2e.ledger.types import EntryType
 from e2e.official import PhaseNote
+from e2e.parallel import (
+    BallotOutcome,
+    BallotTask,
+    ChunkOutcome,
+    PartialAggregate,
+    shared_executor,
+    verified_rows,
+    verify_chunk,
+)
 from e2e.remake import CardRemake, check_remake
+from e2e.verdicts import VERDICTS, VerdictCache
 from e2e.voting import CastBallot, ChallengedBallot, DeviceChains, DeviceClose, alpha_keys
 
 __all__ = [
@@ -76,16 +105,25 @@ class VerificationReport:
 
 @dataclass(slots=True)
 class CastAggregate:
-    """The encrypted tally of valid cast ballots: per (contest, selection) the product."""
+    """The encrypted tally of valid cast ballots: per (contest, selection) the product.
+
+    Also per device (``device_totals``, ``device_styles``): the cast-ballot side of each
+    device's CVR equality proof (docs/spec/audit-flow.md §2).
+    """
 
     totals: dict[tuple[int, int], Ciphertext] = field(default_factory=dict)
     ballots_per_contest: dict[int, int] = field(default_factory=dict)
     ballots_per_style: dict[str, int] = field(default_factory=dict)
     ballots: int = 0
+    device_totals: dict[str, dict[tuple[int, int], Ciphertext]] = field(default_factory=dict)
+    device_styles: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, ballot: EncryptedBallot) -> None:
         self.ballots += 1
         self.ballots_per_style[ballot.style_id] = self.ballots_per_style.get(ballot.style_id, 0) + 1
+        styles = self.device_styles.setdefault(ballot.device_id, {})
+        styles[ballot.style_id] = styles.get(ballot.style_id, 0) + 1
+        device = self.device_totals.setdefault(ballot.device_id, {})
         for contest in ballot.contests:
             self.ballots_per_contest[contest.index] = (
                 self.ballots_per_contest.get(contest.index, 0) + 1)
@@ -94,6 +132,57 @@ class CastAggregate:
                 current = self.totals.get(key)
                 self.totals[key] = (selection.ciphertext if current is None
                                     else current * selection.ciphertext)
+                mine = device.get(key)
+                device[key] = selection.ciphertext if mine is None else mine * selection.ciphertext
+
+    def merge(self, group: GroupParameters, partial: PartialAggregate) -> None:
+        """Fold in a chunk's products (``e2e.parallel``): the same totals and counts as
+        ``add`` for each of its counted ballots, multiplication being commutative."""
+        for device_id, products in partial.totals.items():
+            device = self.device_totals.setdefault(device_id, {})
+            for key, (alpha, beta) in products.items():
+                ciphertext = Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group))
+                current = self.totals.get(key)
+                self.totals[key] = ciphertext if current is None else current * ciphertext
+                mine = device.get(key)
+                device[key] = ciphertext if mine is None else mine * ciphertext
+        for device_id, styles in partial.styles.items():
+            mine_styles = self.device_styles.setdefault(device_id, {})
+            for style_id, count in styles.items():
+                self.ballots += count
+                self.ballots_per_style[style_id] = self.ballots_per_style.get(style_id, 0) + count
+                mine_styles[style_id] = mine_styles.get(style_id, 0) + count
+        for contest, count in partial.contests.items():
+            self.ballots_per_contest[contest] = self.ballots_per_contest.get(contest, 0) + count
+
+    def remove(self, group: GroupParameters, device_id: str, style_id: str,
+               rows: Sequence[tuple[int, Sequence[tuple[mpz, mpz]]]]) -> None:
+        """Take back one ballot merged with its chunk that the ordered checks then refused
+        (a broken chain or a repeated α): divide its ciphertexts out, drop its counts."""
+        def take(counts: dict, key: object) -> None:  # type: ignore[type-arg]
+            counts[key] -= 1
+            if not counts[key]:
+                del counts[key]
+
+        self.ballots -= 1
+        take(self.ballots_per_style, style_id)
+        take(self.device_styles[device_id], style_id)
+        if not self.device_styles[device_id]:
+            del self.device_styles[device_id]
+        device = self.device_totals[device_id]
+        for contest_index, row in rows:
+            take(self.ballots_per_contest, contest_index)
+            for j, (alpha, beta) in enumerate(row):
+                inverse = Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group))
+                key = (contest_index, j)
+                self.totals[key] = self.totals[key] / inverse
+                device[key] = device[key] / inverse
+
+    def device_total(self, context: ElectionContext, device_id: str, contest: int,
+                     selection: int) -> Ciphertext:
+        """One device's product for one selection: (1, 1) when none of its ballots holds it."""
+        return self.device_totals.get(device_id, {}).get(
+            (contest, selection), Ciphertext.identity(context.group))
 
     def total(self, context: ElectionContext, contest: int, selection: int) -> Ciphertext:
         """The product for one selection: (1, 1) when no valid cast ballot holds it."""
@@ -121,12 +210,57 @@ _PHASE_TYPES = frozenset({EntryType.SETUP, EntryType.REGISTER_WRITER, EntryType.
                           EntryType.VOTING_OPEN, EntryType.VOTING_CLOSE})
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """A ballot entry sent to a chunk: what applying its outcome in order needs."""
+
+    index: int
+    kind: str
+    writer_id: str
+    where: str
+    leaf: bytes
+    payload: bytes
+    mark: int  # len(report.findings) when it was queued ...
+    inserted: int  # ... and how many findings had been inserted before then
+
+
+class _CachedSignatureEntry(Entry):
+    """An entry whose signature check consults the process's verdicts first (keyed by the
+    writer's key and the envelope's leaf hash, which covers the signed bytes)."""
+
+    __slots__ = ("_leaf", "_verdicts")
+
+    def verify_signature(self, key: object) -> None:
+        verdict = VerdictCache.signature(key.key_bytes, self._leaf)  # type: ignore[attr-defined]
+        if verdict in self._verdicts:
+            return
+        Entry.verify_signature(self, key)  # type: ignore[arg-type]
+        self._verdicts.add(verdict)
+
+    @classmethod
+    def wrap(cls, entry: Entry, leaf: bytes, verdicts: VerdictCache) -> Entry:
+        wrapped = cls(entry.entry_type, entry.election_id, entry.writer_id, entry.sequence,
+                      entry.payload, entry.signature)
+        object.__setattr__(wrapped, "_leaf", leaf)
+        object.__setattr__(wrapped, "_verdicts", verdicts)
+        return wrapped
+
+
 class RecordVerifier:
-    """One pass over a ledger's envelopes; see the module docstring."""
+    """One pass over a ledger's envelopes; see the module docstring.
+
+    ``executor``: where ballot chunks run — "auto" (the default) starts in this process
+    and moves to the process-wide pool (``e2e.parallel.shared_executor``) once the
+    ledger holds more than a few chunks of ballots; an ``Executor`` (a process pool, a
+    Dask cluster's); or None (always here). ``fast=False`` is the reference pass.
+    """
 
     def __init__(self, election_id: str | None, *, allow_test_group: bool = False,
                  checkers: Sequence[EntryChecker] = (),
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None,
+                 executor: Executor | Literal["auto"] | None = "auto", chunk_size: int = 64,
+                 in_flight: int | None = None, fast: bool = True,
+                 verdicts: VerdictCache | None = None) -> None:
         self.report = VerificationReport()
         self.state = LedgerState(election_id or "", allow_test_group)
         self._expected_election = election_id
@@ -140,10 +274,24 @@ class RecordVerifier:
         self.challenged_codes: set[bytes] = set()
         self.voting_close_index: int | None = None
         self.leaf_hashes_seen = 0
-        self._alphas: set[bytes] = set()
+        self._alphas: set[bytes] = set()  # the reference pass (fast=False) only
         self._checkers = {t: c for c in checkers for t in c.entry_types}
         self._all_checkers = tuple(checkers)
         self._progress = progress
+        self.fast = fast
+        self._executor = executor
+        self._chunk_size = max(1, chunk_size)
+        # Chunks submitted and not yet applied: enough to keep every worker busy, few
+        # enough that memory (each holds its payloads) does not grow with the ledger.
+        self._in_flight_limit = in_flight or 2 * (os.cpu_count() or 1)
+        self._verdicts = verdicts if verdicts is not None else VERDICTS
+        self._registry: AlphaRegistry | None = None
+        self._last_ballot = -1  # ledger index of the last ballot given to the α registry
+        self._batch: list[tuple[BallotTask, _Queued]] = []
+        self._in_flight: deque[tuple[Future[ChunkOutcome] | ChunkOutcome, list[_Queued]]] = (
+            deque())
+        self._chunks_sent = 0
+        self._insertions = 0
 
     def checker(self, kind: type[T]) -> T:
         """The plugged-in checker of this class."""
@@ -167,7 +315,9 @@ class RecordVerifier:
                                                "entry can be checked")
                     break
         except PaperchainError as err:  # the record itself is unreadable past this point
+            self._drain()
             self.report.fail_with(err, f"record after entry {index}")
+        self._drain()
         self._finish(index + 1)
         return self.report
 
@@ -193,13 +343,15 @@ class RecordVerifier:
         if index == 0 and self._expected_election is None:
             self.state.election_id = entry.election_id
         where = f"{where} ({entry.entry_type} by {entry.writer_id})"
+        if self.fast:
+            entry = _CachedSignatureEntry.wrap(entry, leaf, self._verdicts)
         try:
             self.state.check(index, entry)
         except PaperchainError as err:
             self.report.fail(where, f"refused by the ledger rules: {err.reason}")
             return leaf
         self.report.passed("entry signatures, writers, sequences, phases")
-        self._content(index, entry, where)
+        self._content(index, entry, where, leaf)
         self.state.observe(index, entry)
         if entry.entry_type == EntryType.VOTING_CLOSE:
             self.voting_close_index = index
@@ -210,9 +362,14 @@ class RecordVerifier:
             self.report.facts["manifest_hash"] = self.state.setup.manifest.digest.hex()
         return leaf
 
-    def _content(self, index: int, entry: Entry, where: str) -> None:
+    def _content(self, index: int, entry: Entry, where: str, leaf: bytes = b"") -> None:
         kind = entry.entry_type
+        if kind not in (EntryType.BALLOT, EntryType.CHALLENGE):
+            self._drain()  # every later check sees the ballots before it applied
         try:
+            if self.fast and kind in (EntryType.BALLOT, EntryType.CHALLENGE):
+                self._queue_ballot(index, entry, where, leaf)
+                return
             if kind in CEREMONY_TYPES:
                 self._ceremony_entry(index, entry)
             elif kind in _VOTING_TYPES:
@@ -268,7 +425,7 @@ class RecordVerifier:
         chains.advance(ballot)  # one finding per bad ballot, not a cascade down the chain
         if problem is None:
             try:
-                verify_ballot(context, ballot)
+                verify_ballot(context, ballot, fast=self.fast)
                 if opening is not None:
                     verify_opening(context, ballot, opening)
             except PaperchainError as err:
@@ -302,6 +459,123 @@ class RecordVerifier:
                      spoiled=self.spoiled_paper_ids, last_remake=self.card_remakes)
         self.card_remakes[remake.ballot_id] = remake.remake
         self.report.passed("card remakes (two signatures, style, TEST, numbering)")
+
+    # --- ballots in chunks (fast) ---------------------------------------------------------
+
+    def _queue_ballot(self, index: int, entry: Entry, where: str, leaf: bytes) -> None:
+        if self.context is None or self.chains is None:
+            raise RecordError("voting entry before the key ceremony closed")
+        extended = self.context.extended_base_hash
+        if self._registry is None:
+            self._registry = registry_for(extended)
+        kind = entry.entry_type
+        verified = VerdictCache.ballot_by_leaf(extended, kind, leaf) in self._verdicts
+        if not verified and VerdictCache.ballot_by_payload(extended, kind, entry.payload) \
+                in self._verdicts:
+            verified = True  # admitted by this process's ledger operator
+        task = BallotTask(index, kind, entry.payload, where, verified,
+                          digests=self._registry.known(index, leaf) is None)
+        self._batch.append((task, _Queued(index, kind, entry.writer_id, where, leaf,
+                                          entry.payload, len(self.report.findings),
+                                          self._insertions)))
+        if len(self._batch) >= self._chunk_size:
+            self._send()
+
+    def _pool(self) -> Executor | None:
+        if self._executor == "auto":
+            # Small ledgers (tests, a demo's first steps) stay in this process; a pool pays
+            # off once there are several chunks to share.
+            return shared_executor() if self._chunks_sent >= 4 else None
+        return self._executor
+
+    def _send(self) -> None:
+        if not self._batch or self.context is None:
+            return
+        tasks = [task for task, _ in self._batch]
+        queued = [item for _, item in self._batch]
+        self._batch = []
+        pool = self._pool()
+        self._chunks_sent += 1
+        if pool is None:
+            self._in_flight.append((verify_chunk(self.context, tasks), queued))
+        else:
+            self._in_flight.append((pool.submit(verify_chunk, self.context, tasks), queued))
+        limit = self._in_flight_limit if pool is not None else 0
+        while len(self._in_flight) > limit:
+            self._apply_oldest()
+
+    def _drain(self) -> None:
+        """Send the batch being filled and apply every chunk in flight, in order."""
+        if not self.fast:
+            return
+        self._send()
+        while self._in_flight:
+            self._apply_oldest()
+
+    def _apply_oldest(self) -> None:
+        pending, queued = self._in_flight.popleft()
+        outcome = pending.result() if isinstance(pending, Future) else pending
+        if self.context is None:
+            raise RecordError("voting entry before the key ceremony closed")
+        self.aggregate.merge(self.context.group, outcome.partial)
+        for result, item in zip(outcome.outcomes, queued, strict=True):
+            self._apply(result, item)
+
+    def _insert_finding(self, item: _Queued, finding: Finding) -> None:
+        """Where the one-by-one pass would have appended it: after the findings that came
+        before this entry, before those of later entries found while it was in flight."""
+        self.report.findings.insert(item.mark + self._insertions - item.inserted, finding)
+        self._insertions += 1
+
+    def _apply(self, result: BallotOutcome, item: _Queued) -> None:
+        """The in-order part of a ballot's checks, exactly as the reference pass does it."""
+        context, chains, registry = self.context, self.chains, self._registry
+        if context is None or chains is None or registry is None:
+            raise RecordError("voting entry before the key ceremony closed")
+        if result.decode_error is not None or result.header is None:
+            error = (result.decode_error.error() if result.decode_error is not None
+                     else RecordError("the ballot does not decode"))
+            self._insert_finding(item, Finding(error.where or item.where, error.reason))
+            return
+        header = result.header
+        problem: PaperchainError | None = None
+        try:
+            chains.check_next(item.writer_id, header)
+        except PaperchainError as err:
+            problem = err
+        chains.advance(header)  # one finding per bad ballot, not a cascade down the chain
+        if problem is None and result.verify_error is not None:
+            problem = result.verify_error.error()
+        digests = result.digests
+        if digests is None and registry.known(item.index, item.leaf) is None:
+            # The registry forgot it meanwhile (the pass diverged from the ledger it held).
+            _, rows = verified_rows(context, item.payload)
+            digests = tuple(hashlib.sha256(int(a).to_bytes(context.group.p_bytes, "big"))
+                            .digest() for _, row in rows for a, _ in row)
+        repeated = registry.register(item.index, item.leaf, digests, self._last_ballot)
+        self._last_ballot = item.index
+        if result.decode_error is None and result.verify_error is None:
+            self._verdicts.add(VerdictCache.ballot_by_leaf(context.extended_base_hash,
+                                                           item.kind, item.leaf))
+        if problem is None and repeated:
+            problem = RecordError(f"{repeated} α value(s) already used by an earlier ballot")
+        cast = item.kind == EntryType.BALLOT
+        if problem is not None:
+            excluded = " — excluded from the tally" if cast else ""
+            self._insert_finding(item, Finding(
+                item.where, f"invalid {item.kind}: {problem}{excluded}"))
+            if result.counted:
+                _, rows = verified_rows(context, item.payload)
+                self.aggregate.remove(context.group, header.device_id, header.style_id, rows)
+            return
+        if cast:
+            self.cast_codes.add(header.tracking_code)
+            self.report.passed("cast ballots verified")
+        else:
+            if result.paper_ballot_id is not None:
+                self.spoiled_paper_ids.add(result.paper_ballot_id)
+            self.challenged_codes.add(header.tracking_code)
+            self.report.passed("challenged ballots re-encrypted")
 
     def _finish(self, size: int) -> None:
         self.report.facts["ledger_entries"] = size
