@@ -197,3 +197,23 @@ def test_js_reencrypts_an_opening_on_the_4096_bit_group(standard_script: Ceremon
     tampered["votes"][0]["votes"] = [1] + [0] * (len(tampered["votes"][0]["votes"]) - 1)
     refused = run_node("run_opening.mjs", request | {"opening": tampered})
     assert "re-encryption differs" in refused["error"]
+
+
+def test_js_reads_a_compact_cast_ballot(web: WebElection) -> None:
+    """A ``ballot`` entry in the compact binary form (version 2) is found and its tracking
+    code recomputed like a JSON one."""
+    from e2e.ledger.client import Writer
+    from e2e.ledger.types import EntryType
+    from e2e.voting import CastBallot
+
+    manifest = web.kiosk.manifest
+    style = manifest.ballot_styles[0].id
+    pending = web.kiosk.device.encrypt(mark_ballot(manifest, style, {}))
+    with HttpLedger(web.network.url) as ledger:
+        Writer(ledger, web.election.device_key, "kiosk-1").write(
+            EntryType.BALLOT, CastBallot(pending.ballot).to_payload(compact=True))
+    web.sync()
+    code = format_tracking_code(pending.ballot.tracking_code)
+    js = run_node("run_verify.mjs", {"config": config_of(web), "input": {"tracking_code": code}})
+    assert js["status"] == "cast", js["steps"]
+    assert any(step["name"] == "code" and step["ok"] for step in js["steps"])

@@ -398,6 +398,44 @@ export async function verifyOpening(group, jointKey, extended, manifest, ballot,
   return shown;
 }
 
+// A ballot entry's payload: canonical JSON (version 1), or for a cast ballot the compact
+// form "PCCB" ‖ u8(2) ‖ EncryptedBallot.to_compact() (e2e/voting.py, e2e/ballot.py).
+export function decodeBallotPayload(group, bytes, where) {
+  if (bytes.length >= 4 && decoder.decode(bytes.subarray(0, 4)) === "PCCB") {
+    const r = new Reader(bytes, where);
+    r.take(4, "magic");
+    if (r.u8("payload version") !== 2 || r.u8("ballot version") !== 1) {
+      throw new VerifyError("unknown compact ballot version", where);
+    }
+    const ballot = { device_id: r.text("device", 256), session: r.text("session", 256),
+      sequence: r.u64("sequence"), style_id: r.text("style", 256),
+      previous_code: bytesToHex(r.take(32, "previous code")),
+      tracking_code: bytesToHex(r.take(32, "tracking code")), contests: [] };
+    const proof = () => {
+      const branches = r.u32("branches");
+      if (branches > 1001) throw new VerifyError("too many proof branches", where);
+      r.take(branches * 2 * (group.pBytes + group.qBytes), "proof");
+    };
+    const contests = r.u32("contests");
+    if (contests > 1000) throw new VerifyError("too many contests", where);
+    for (let i = 0; i < contests; i++) {
+      const contest = { index: r.u32("contest index"), selections: [] };
+      const count = r.u32("selections");
+      if (count > 1000) throw new VerifyError("too many selections", where);
+      for (let j = 0; j < count; j++) {
+        contest.selections.push({ alpha: bytesToHex(r.take(group.pBytes, "alpha")),
+          beta: bytesToHex(r.take(group.pBytes, "beta")) });
+        proof();
+      }
+      proof();
+      ballot.contests.push(contest);
+    }
+    r.end();
+    return { version: 2, ballot };
+  }
+  return parseJson(bytes, where);
+}
+
 function closeMessage(group, close) {
   const parts = [field(hexToBytes(close.extended_base_hash)), u64(close.attempt),
     bigToBytes(element(group, close.joint_key, "joint key"), group.pBytes)];
@@ -552,7 +590,7 @@ export async function checkReceipt(config, input, options) {
         !(await verifySignature(deviceKey, "ledger-entry", setup.electionId, entry.signed, entry.signature))) {
       throw new VerifyError("the entry is not signed by a registered kiosk of this election");
     }
-    const payload = parseJson(entry.payload, "entry " + index);
+    const payload = decodeBallotPayload(group, entry.payload, "entry " + index);
     const ballot = payload.ballot;
     if (ballot.tracking_code !== bytesToHex(code)) {
       result.status = "missing";
