@@ -40,6 +40,7 @@ from e2e.keystore import KdfLimits
 from e2e.ledger.client import LedgerClient, Writer
 from e2e.ledger.operator import RegisterWriter
 from e2e.ledger.types import EntryType
+from e2e.manifest import Manifest
 from e2e.setup import Role, WriterInfo
 from e2e.trustee import TrusteeWorkspace
 from e2e.voting import VotingDevice
@@ -120,13 +121,12 @@ def place_batches(cards: Sequence[DemoCard], places: dict[str, str], rng: random
     return out
 
 
-def tamper_paper(context: ElectionContext, cards: list[DemoCard], counts: dict[tuple[int, int],
-                 int], rng: random.Random) -> tuple[str, int]:
+def tamper_paper(manifest: Manifest, cards: list[DemoCard], counts: dict[tuple[int, int], int],
+                 rng: random.Random) -> tuple[str, int]:
     """Change printed choices so that the plurality contest with the widest margin gets
     another hand-count winner: cards voting for the reported winner (and not the runner-up)
     are changed to vote for the runner-up, one more than half the margin. Returns the
     contest ID and how many cards were changed."""
-    manifest = context.manifest
     best: tuple[int, int, int, int] | None = None  # margin, contest, winner, runner-up
     for index, contest in enumerate(manifest.contests):
         if contest.kind != "plurality" or contest.vote_for != 1:
@@ -230,7 +230,7 @@ def audit_demo_election(
     if tamper == "paper":
         view = AuditLedger.read(ledger, allow_test_group=allow)
         counts = {(c, s): n for c, s, _, n in view.verifier.report.facts["results"].counts}
-        contest_id, changed = tamper_paper(context, cards, counts, rng)
+        contest_id, changed = tamper_paper(context.manifest, cards, counts, rng)
         audit.notes.append(f"tampered: {changed} cards' {contest_id!r} choice changed so its "
                            "hand-count winner differs from the reported one")
         reporter.step(f"Tampered paper: {changed} cards now show another {contest_id!r} vote "

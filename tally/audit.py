@@ -240,7 +240,7 @@ class AuditParameters:
     """Payload of ``audit-parameters`` (module docstring)."""
 
     reconciliation_index: int
-    results_index: int
+    tally_index: int
     risk_limit: float
     risk_function: RiskFunction
     contests: tuple[ContestSpec, ...]
@@ -255,7 +255,7 @@ class AuditParameters:
     def to_json(self) -> dict[str, Any]:
         return {
             "version": 1, "reconciliation_index": self.reconciliation_index,
-            "results_index": self.results_index, "risk_limit": repr(self.risk_limit),
+            "tally_index": self.tally_index, "risk_limit": repr(self.risk_limit),
             "risk_function": self.risk_function.to_json(),
             "sample_size_estimate": {
                 "method": "arlo-supersimple", "o1_rate": repr(ARLO_ERROR_RATES.o1),
@@ -287,7 +287,7 @@ class AuditParameters:
         risk_function = RiskFunction.from_json(risk_reader)
         risk_reader.done()
         result = cls(
-            obj.integer("reconciliation_index"), obj.integer("results_index"),
+            obj.integer("reconciliation_index"), obj.integer("tally_index"),
             _number(obj.raw("risk_limit"), obj.path("risk_limit")), risk_function,
             tuple(obj.mapped("contests", ContestSpec.from_json, 10_000)),
             tuple(obj.mapped("frame", lambda r: (r.string("batch", 100), r.integer("cards")),

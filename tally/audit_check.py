@@ -51,7 +51,7 @@ from tally.audit import (
     initial_round_size,
     readings_digest,
 )
-from tally.cvr import CvrChecker, verify_share_once
+from tally.cvr import CvrChecker, located_at_entry, verify_share_once
 from tally.decrypt import DecryptionShare, combine
 from tally.pairing import CvrFacts, Population, pair_cards
 from tally.reconcile import DeviceCounts, PaperBatch, Reconciliation
@@ -245,7 +245,8 @@ class AuditChecker:
             EntryType.AUDIT_END: self._end,
             EntryType.HAND_COUNT: self._hand_count,
         }[EntryType(kind)]
-        handler(verifier, context, index, entry)
+        with located_at_entry():
+            handler(verifier, context, index, entry)
 
     def _paper_manifest(self, verifier: RecordVerifier, context: ElectionContext, index: int,
                         entry: Entry) -> None:

@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from e2e.context import ElectionContext
 from e2e.cvr import CvrChunk, CvrCommitment, chain_start, verify_cvr
 from e2e.elgamal import Ciphertext
 from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json
-from e2e.errors import DecryptionError, RecordError, StateError
+from e2e.errors import DecryptionError, PaperchainError, RecordError, StateError
 from e2e.group import ElementModP, GroupParameters
 from e2e.hashing import Tag, hash_fields
 from e2e.ledger.client import LedgerClient, Writer
@@ -61,6 +62,7 @@ __all__ = [
     "decrypt_cvr_equality_as_trustee",
     "equality_subject",
     "equality_targets",
+    "located_at_entry",
     "publish_cvr_equality",
     "verify_share_once",
 ]
@@ -184,14 +186,15 @@ class CvrChecker:
     def check(self, verifier: RecordVerifier, index: int, entry: Entry) -> None:
         context = _context(verifier)
         kind = entry.entry_type
-        if kind == EntryType.CVRS:
-            self._chunk(verifier, context, index, entry)
-        elif kind == EntryType.CVR_COMMITMENT:
-            self._commitment(verifier, context, index, entry)
-        elif kind == EntryType.CVR_EQUALITY_SHARE:
-            self._share(verifier, context, entry)
-        else:
-            self._equality(verifier, context, index, entry)
+        with located_at_entry():
+            if kind == EntryType.CVRS:
+                self._chunk(verifier, context, index, entry)
+            elif kind == EntryType.CVR_COMMITMENT:
+                self._commitment(verifier, context, index, entry)
+            elif kind == EntryType.CVR_EQUALITY_SHARE:
+                self._share(verifier, context, entry)
+            else:
+                self._equality(verifier, context, index, entry)
 
     def _chunk(self, verifier: RecordVerifier, context: ElectionContext, index: int,
                entry: Entry) -> None:
@@ -322,6 +325,18 @@ class CvrChecker:
             return
         if self.equality is None and self.complete:
             raise RecordError("CVRs were published but no CVR equality proof was combined")
+
+
+@contextmanager
+def located_at_entry() -> Iterator[None]:
+    """Keep a finding at its ledger entry: a ``where`` inside the entry (a device, a CVR,
+    a selection) moves into the reason, so the verifier names the entry's position."""
+    try:
+        yield
+    except PaperchainError as err:
+        if err.where is None:
+            raise
+        raise type(err)(f"{err.where}: {err.reason}") from None
 
 
 def verify_share_once(share: DecryptionShare, context: ElectionContext,

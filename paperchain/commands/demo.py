@@ -22,24 +22,38 @@ __all__ = ["demo"]
               help="Use the small test group (fast, NOT secure); verify with --test-group.")
 @click.option("--seed", type=int, default=2026, show_default=True,
               help="Seed of the simulated voters' choices (never of any cryptographic value).")
-def demo(out: Path, voters: int, test_group: bool, seed: int) -> None:
+@click.option("--tamper", type=click.Choice(["paper", "cvr"]),
+              help="paper: change printed cards so a contest's hand-count winner flips (the "
+                   "audit must not confirm it); cvr: make a kiosk's CVR lie (the record fails "
+                   "verification on the CVR equality proof).")
+def demo(out: Path, voters: int, test_group: bool, seed: int, tamper: str | None) -> None:
     """Run a whole election end to end: ceremony, voting, challenges, tally, verification.
 
     \b
     Three trustees (threshold 2) run the key ceremony over the ledger; three kiosks in
     two polling places take the voters, some of whom challenge a ballot and check it
     before casting; the polls close; trustees 1 and 3 decrypt the tally while trustee 2
-    stays away; the public record lands in OUT/record and is verified.
+    stays away; a comparison audit at a 5% risk limit checks the results against the
+    paper (report in OUT/audit); the public record lands in OUT/record and is verified.
 
     Check it yourself afterwards:  paperchain verify OUT/record
+                                   paperchain audit verify OUT/record
     """
-    outcome = run_demo(DemoConfig(out=out, voters=voters, test_group=test_group, seed=seed),
-                       RichReporter())
+    outcome = run_demo(DemoConfig(out=out, voters=voters, test_group=test_group, seed=seed,
+                                  tamper=tamper), RichReporter())
     stderr.print(report_table(outcome.report))
     per_contest = outcome.report.facts.get("ballots_per_contest")
     for table in results_tables(outcome.context.manifest, outcome.results,
                                 per_contest if isinstance(per_contest, dict) else {}):
         console.print(table)
+    audit = outcome.audit
+    if audit is not None:
+        risks = ", ".join(f"{c} {p:.4f}" for c, p in audit.contests.items())
+        stderr.print(f"Audit: {audit.outcome} after {audit.rounds} round(s), {audit.draws} "
+                     f"draws, {audit.cards_read} cards read" + (f"; risk {risks}" if risks
+                                                               else ""))
+        for note in audit.notes:
+            stderr.print(f"  {note}")
     if outcome.report.ok:
         stderr.print(f"[bold green]VERIFIED[/]: {outcome.cast} ballots cast, "
                      f"{outcome.challenged} challenged. Record: {outcome.record}")

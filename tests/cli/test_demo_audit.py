@@ -1,0 +1,99 @@
+"""The demo's audit, and its two tampers, recomputed with code nobody here wrote.
+
+``--tamper paper`` changes printed cards so the mayor's hand-count winner flips: the audit
+must not confirm it (an RLA promises that with probability at least 1 − risk limit; for
+this seed it escalates after its first round). The demo's record is then recomputed:
+its tickets with the ``consistent-sampler`` package and its super-simple p-values and
+sample sizes with ``rlacalc`` (both from PyPI), and ``paperchain audit verify`` passes.
+``--tamper cvr`` makes a kiosk's CVR lie: verification fails on the equality proof.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import consistent_sampler
+import pytest
+import rlacalc
+
+from e2e.keystore import KdfLimits
+from e2e.record import RecordReader
+from paperchain.demo import DemoConfig, run_demo
+from tally.audit_check import AuditChecker
+from tally.audit_verify import verify_audit
+from tally.risk import DiscrepancyCounts, kaplan_markov_sample_size
+from tally.verify import verify_election
+
+pytestmark = pytest.mark.slow
+
+FAST = KdfLimits(1, 8192)
+VOTERS, SEED = 120, 2021  # a seed whose audit needs a round (others escalate at once)
+GAMMA = 1.03905
+
+
+@pytest.fixture(scope="module")
+def tampered_paper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "paper"
+    outcome = run_demo(DemoConfig(out=out, voters=VOTERS, seed=SEED, test_group=True,
+                                  kdf_limits=FAST, tamper="paper"))
+    assert outcome.report.ok, outcome.report.findings
+    assert outcome.audit is not None
+    assert outcome.audit.outcome == "full-hand-count"  # not confirmed
+    assert outcome.audit.rounds >= 1
+    return outcome.record
+
+
+def test_demo_audit_recomputes_with_consistent_sampler_and_rlacalc(tampered_paper: Path
+                                                                   ) -> None:
+    reader = RecordReader(tampered_paper)
+    report, verifier = verify_election(reader.envelopes(), allow_test_group=True)
+    assert report.ok, report.findings
+    state = verifier.checker(AuditChecker).state
+    assert state.seed is not None
+    assert state.population is not None
+    assert state.parameters is not None
+    cards = [(b, p) for b, n in state.population.frame().items() for p in range(1, n + 1)]
+    theirs = list(consistent_sampler.sampler(cards, seed=state.seed.seed.digits,
+                                             take=len(state.tickets), with_replacement=True,
+                                             output="tuple", digits=18))
+    assert [(t.ticket_number, (t.batch, t.position), t.generation)
+            for t in state.tickets] == theirs
+    alpha = state.parameters.risk_limit
+    last = state.rounds[-1].risk
+    assert last is not None
+    compared = 0
+    for risk in last.assertions:
+        spec = state.parameters.contest(risk.contest_id)
+        margin = next(a.margin for a in spec.assertions if a.label() == risk.assertion)
+        c = risk.counts
+        p = rlacalc.KM_P_value(risk.draws, GAMMA, margin, c.o1, c.o2, c.u1, c.u2)
+        assert risk.p_value == pytest.approx(min(1.0, p), rel=1e-9)
+        ours = kaplan_markov_sample_size(risk_limit=alpha, diluted_margin=margin,
+                                         discrepancies=DiscrepancyCounts(c.o1, c.o2, c.u1, c.u2),
+                                         gamma=GAMMA)
+        theirs_n = rlacalc.nmin(alpha, GAMMA, margin, c.o1, c.o2, c.u1, c.u2)
+        assert theirs_n == max(ours, c.o1 + c.o2 + 2 * c.u1)  # rlacalc's floor typo aside
+        if risk.p_value <= alpha:  # confirmed: the draws reached (about) rlacalc's size
+            assert risk.draws >= ours - 2
+        compared += 1
+    assert compared == sum(len(s.assertions) for s in state.parameters.contests)
+    mayor = dict(last.contests)["mayor"]
+    assert mayor > alpha  # the flipped contest is not confirmed
+    assert not math.isnan(mayor)
+
+
+def test_tampered_paper_record_passes_audit_verify(tampered_paper: Path) -> None:
+    result = verify_audit(tampered_paper, allow_test_group=True)
+    assert result.ok, result.findings
+    assert result.summary["outcome"] == "full-hand-count"
+    assert result.summary["hand_count"] is True
+
+
+def test_demo_tamper_cvr_fails_verification_on_the_equality_proof(tmp_path: Path) -> None:
+    outcome = run_demo(DemoConfig(out=tmp_path / "cvr", voters=12, test_group=True,
+                                  kdf_limits=FAST, tamper="cvr"))
+    assert outcome.audit is not None
+    assert outcome.audit.outcome == "cvr-equality-failed"
+    assert not outcome.report.ok
+    assert any("equality proof fails" in str(f) for f in outcome.report.findings)
