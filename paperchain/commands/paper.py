@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -57,17 +57,23 @@ def _card(size: str) -> CardFormat:
     return A4 if size == "a4" else LETTER
 
 
-def _pairs(values: Sequence[str], what: str, convert: Callable[[str], object] = int
-           ) -> dict[str, object]:
-    out: dict[str, object] = {}
+def _named(values: Sequence[str], what: str) -> dict[str, str]:
+    """NAME=VALUE options (the name may hold '=': the last one splits)."""
+    out: dict[str, str] = {}
     for value in values:
-        name, sep, number = value.rpartition("=")
+        name, sep, text = value.rpartition("=")
         if not sep or not name:
             raise UsageError(f"expected NAME=VALUE, not {value!r}", what)
-        try:
-            out[name] = convert(number)
-        except ValueError:
-            raise UsageError(f"{number!r} is not a number", what) from None
+        out[name] = text
+    return out
+
+
+def _counts(values: Sequence[str], what: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name, text in _named(values, what).items():
+        if not text.isdigit():
+            raise UsageError(f"{text!r} is not a count", what)
+        out[name] = int(text)
     return out
 
 
@@ -130,7 +136,7 @@ def cover_sheets(election_spec: str, test_group: bool, manifest_csv: Path | None
     rows = _read_rows(manifest_csv) if manifest_csv else []
     documents = cover_sheet_documents(election, rows=rows, polling_place=polling_place,
                                       count=count, first=first,
-                                      containers=_pairs(containers, "--container", str))  # type: ignore[arg-type]
+                                      containers=_named(containers, "--container"))
     _print(out, documents, test=election.test_election, size=paper_size, label="Cover sheets")
 
 
@@ -165,9 +171,9 @@ def reconciliation(election_spec: str, test_group: bool, manifest_csv: Path,
     manifest and the cover sheets, with every difference listed."""
     election = ElectionSource.open(election_spec, test_group=test_group).paper_election()
     document = reconciliation_document(
-        election, _read_rows(manifest_csv), check_ins=_pairs(check_ins, "--check-ins"),  # type: ignore[arg-type]
-        spoiled_envelope=_pairs(spoiled_envelope, "--spoiled-envelope"),  # type: ignore[arg-type]
-        declared=_pairs(declared, "--declared"))  # type: ignore[arg-type]
+        election, _read_rows(manifest_csv), check_ins=_counts(check_ins, "--check-ins"),
+        spoiled_envelope=_counts(spoiled_envelope, "--spoiled-envelope"),
+        declared=_counts(declared, "--declared"))
     _print(out, [document], test=election.test_election, size=paper_size,
            label="Reconciliation form")
 
