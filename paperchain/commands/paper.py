@@ -125,18 +125,23 @@ def print_group() -> None:
               help="The number of the first sheet.")
 @click.option("--container", "containers", multiple=True,
               help="BATCH=CONTAINER: a batch's container number (repeat).")
+@click.option("--seal", "seals", multiple=True,
+              help="BATCH=SEAL[,SEAL…]: a batch's seal numbers (repeat).")
 @OUT_OPTION
 @PAPER_OPTION
 def cover_sheets(election_spec: str, test_group: bool, manifest_csv: Path | None,
                  polling_place: str | None, count: int, first: int,
-                 containers: tuple[str, ...], out: Path, paper_size: str) -> None:
+                 containers: tuple[str, ...], seals: tuple[str, ...], out: Path,
+                 paper_size: str) -> None:
     """Numbered batch cover sheets: polling place, batch, container and seal numbers,
     counts, two signatures, the transfer log."""
     election = ElectionSource.open(election_spec, test_group=test_group).paper_election()
     rows = _read_rows(manifest_csv) if manifest_csv else []
     documents = cover_sheet_documents(election, rows=rows, polling_place=polling_place,
                                       count=count, first=first,
-                                      containers=_named(containers, "--container"))
+                                      containers=_named(containers, "--container"),
+                                      seals={batch: [s.strip() for s in text.split(",")]
+                                             for batch, text in _named(seals, "--seal").items()})
     _print(out, documents, test=election.test_election, size=paper_size, label="Cover sheets")
 
 

@@ -187,13 +187,15 @@ def test_print_cover_sheets_from_a_scanned_manifest(real: SetupLedger, tmp_path:
     _run("scan", str(tmp_path / "box-a.pdf"), "--election", str(real.directory),
          "--manifest-out", str(tmp_path / "m.csv"), "--polling-place", "Ward 1")
     result = _run("print", "cover-sheets", "--election", str(real.directory), "--manifest",
-                  str(tmp_path / "m.csv"), "--container", "box-a=C-9", "--out",
+                  str(tmp_path / "m.csv"), "--container", "box-a=C-9",
+                  "--seal", "box-a=S-1,S-2", "--out",
                   str(tmp_path / "sheets.pdf"))
     assert result.exit_code == 0, result.output
     document = pypdfium2.PdfDocument(tmp_path / "sheets.pdf")
     text = " ".join(document[0].get_textpage().get_text_range().split())
     assert "box-a" in text
     assert "C-9" in text
+    assert "S-1, S-2" in text
     assert "Ward 1" in text
     assert "TEST" not in text
 
