@@ -45,7 +45,7 @@ def chromium_path() -> str:
 
 
 @contextmanager
-def launch() -> Iterator[Any]:
+def launch(extra: tuple[str, ...] = (), permissions: tuple[str, ...] = ()) -> Iterator[Any]:
     executable = chromium_path()
     try:
         from playwright.sync_api import sync_playwright
@@ -53,7 +53,8 @@ def launch() -> Iterator[Any]:
         _unavailable("the Python package 'playwright' is not installed")
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=executable, headless=True, args=FLAGS, viewport=KIOSK)
+            profile, executable_path=executable, headless=True, args=[*FLAGS, *extra],
+            viewport=KIOSK, permissions=list(permissions))
         try:
             yield context
         finally:

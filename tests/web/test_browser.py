@@ -335,3 +335,35 @@ def test_board_of_a_tallied_and_audited_election(browser: Any, tmp_path: Path) -
         page.close()
     finally:
         served.close()
+
+
+def test_checker_reads_the_receipt_through_the_camera(tmp_path: Path, web: WebElection) -> None:
+    """The camera path: Chromium's fake camera shows the printed receipt; the page finds
+    and decodes its QR in the video frames, and checks the ballot."""
+    import httpx
+    from PIL import Image
+
+    client = httpx.Client()
+    session = client.post(web.api("/session"), json={"version": 1, "token": web.issue_token(),
+                                                     "language": "en"}).json()
+    choices = {c["id"]: [] for c in session["ballot"]["contests"]}
+    client.post(web.api("/ballot/print"), json={"version": 1, "choices": choices})
+    client.post(web.api("/ballot/cast"), json={"version": 1})
+    web.sync()
+    photo = Image.open(web.receipt_png(web.spooled("receipt")[-1], tmp_path / "r.png"))
+    frame = photo.convert("RGB")
+    frame = frame.crop((0, 0, frame.width, min(frame.height, frame.width * 2)))
+    video = tmp_path / "camera.mjpeg"
+    with open(video, "wb") as out:
+        for _ in range(3):
+            frame.save(out, format="JPEG", quality=92)
+    camera = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+              f"--use-file-for-fake-video-capture={video}")
+    with launch(camera, permissions=("camera",)) as context:
+        page = new_page(context, PHONE)
+        page.goto(f"{web.public_url}/elections/{web.election_id}/check")
+        page.click("#camera")
+        page.wait_for_selector("#verdict", timeout=60_000)
+        assert page.get_attribute("#verdict", "data-status") == "cast"
+        assert page.is_hidden("#video")  # the camera stops once the code is read
+        page.close()
