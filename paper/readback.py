@@ -70,8 +70,16 @@ class ReadBack:
         }
 
 
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
+                         "\u2010": "-", "\u2013": "-", "\u2014": "-"})
+
+
 def _squeeze(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
+    """Text as compared: accents, case, quote styles and white space folded, because OCR
+    (and a PDF's text layer) may read "Comisión" as "Comision" or ’ as '."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_QUOTES))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.split()).casefold()
 
 
 def _pages(data: bytes) -> tuple[Image.Image, str | None]:
@@ -151,7 +159,8 @@ def read_back_scan(data: bytes, *, manifest: Manifest, style_id: str, language: 
 def _match(text: str, manifest: Manifest, style_id: str, language: str
            ) -> tuple[ReadBackContest, ...]:
     """Contest by contest, which of its labels the text shows before the next title."""
-    no_selection = _squeeze(paper_strings(language).no_selection.text)
+    # The phrase and its English line (printed beside it): OCR may garble one of them.
+    no_selection = [_squeeze(line) for line in paper_strings(language).no_selection.lines()]
     on_style = [contest for _, contest in manifest.contests_of_style(style_id)]
     starts: list[int | None] = []
     cursor = 0
@@ -181,5 +190,5 @@ def _match(text: str, manifest: Manifest, style_id: str, language: str
         found.sort()
         results.append(ReadBackContest(contest.id, title, contest.vote_for, True,
                                        tuple(label for _, label in found),
-                                       not found and no_selection in segment))
+                                       not found and any(p in segment for p in no_selection)))
     return tuple(results)
