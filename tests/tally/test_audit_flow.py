@@ -142,6 +142,11 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Audited:
     _refused(refusals, "seed before parameters", ledger, lambda: publish_seed(
         ledger, auditor, SEED, rolled_by=("A",), rolled_at="now", allow_test_group=True))
     publish_parameters(ledger, auditor, risk_limit=RISK_LIMIT, allow_test_group=True)
+    e.reconcile()  # an amendment before the seed: the parameters must be published again
+    _refused(refusals, "seed after an amendment without new parameters", ledger,
+             lambda: publish_seed(ledger, auditor, SEED, rolled_by=("A",), rolled_at="now",
+                                  allow_test_group=True))
+    publish_parameters(ledger, auditor, risk_limit=RISK_LIMIT, allow_test_group=True)
     _refused(refusals, "short seed", ledger, lambda: publish_seed(
         ledger, auditor, "1234567890123456789", rolled_by=("A",), rolled_at="now",
         allow_test_group=True))
@@ -269,6 +274,8 @@ def test_reconciliation_has_no_differences_for_honest_paper(audited: Audited) ->
 
 @pytest.mark.parametrize(("name", "error", "words"), [
     ("seed before parameters", StateError, "parameters before the seed"),
+    ("seed after an amendment without new parameters", StateError,
+     "parameters before the seed"),
     ("short seed", UsageError, "at least 20"),
     ("second seed", StateError, "only ever one"),
     ("amended reconciliation after the seed", StateError, "can no longer change"),
@@ -522,3 +529,48 @@ def test_reading_entry_carries_every_contest_in_manifest_order(audited: Audited)
         bad.check_against(e.context.manifest)
     AuditParameters.from_payload(audited.entry(audited.index_of(
         EntryType.AUDIT_PARAMETERS)).payload)
+
+
+def test_amended_reconciliation_replaces_the_first_and_needs_new_parameters(
+        audited: Audited) -> None:
+    first = audited.index_of(EntryType.RECONCILIATION, 0)
+    second = audited.index_of(EntryType.RECONCILIATION, 1)
+    parameters = [audited.index_of(EntryType.AUDIT_PARAMETERS, n) for n in (0, 1)]
+    assert first < parameters[0] < second < parameters[1] < audited.index_of(
+        EntryType.AUDIT_SEED)
+    body = _payload(audited, parameters[1])
+    assert body["reconciliation_index"] == second
+    # Parameters that still name the first reconciliation are refused after the second.
+    stale = _payload(audited, parameters[0])
+    found = findings(audited.forged(parameters[1], canonical_json(stale)))
+    assert any("another reconciliation than the one in force" in f for f in found), found
+
+
+def test_audit_order_walk_refuses_steps_out_of_order() -> None:
+    from tally.audit_verify import check_audit_order
+
+    good = [(0, "voting-close"), (1, "tally"), (2, "results"), (3, "cvrs"),
+            (4, "cvr-equality"), (5, "paper-manifest"), (6, "reconciliation"),
+            (7, "audit-parameters"), (8, "reconciliation"), (9, "audit-parameters"),
+            (10, "audit-seed"), (11, "audit-round"), (12, "audit-risk"), (13, "audit-end")]
+    assert check_audit_order(good) == []
+    late = [*good[:10], (10, "audit-seed"), (11, "reconciliation")]
+    assert any("out of order" in p for _, p in check_audit_order(late))
+    twice = [*good[:11], (11, "audit-seed")]
+    assert any("a second audit-seed" in p for _, p in check_audit_order(twice))
+
+
+def test_alpha_risk_function_gives_a_sequential_p_value(audited: Audited) -> None:
+    from tally.audit import RiskFunction, assess
+    from tally.audit_check import AuditChecker
+
+    _, verifier = verify_election(audited.envelopes, allow_test_group=True)
+    state = verifier.checker(AuditChecker).state
+    assert state.parameters is not None
+    alpha = replace(state.parameters, risk_function=RiskFunction("alpha"))
+    risks = assess(audited.election.context.manifest, alpha, state.population, state.tickets,
+                   state.readings, state.decrypted)
+    for risk in risks:
+        assert risk.p_value == min(risk.p_history, default=1.0)
+        assert 0 < risk.p_value <= 1
+    assert any(r.p_value < 1 for r in risks)
