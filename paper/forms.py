@@ -324,18 +324,18 @@ def audit_board_form(card: AuditBoardCard) -> ReportDocument:
                                                                    "card)"),
                           ("Ballot style", card.style or "(unknown: read every contest)"))),
         "Record only what the printed text of the card says. This form does not show, and "
-        "the board must not see, the electronic record of this card.",
+        "the board must not see, the electronic record of this card. If a contest shows "
+        "something else (more choices than allowed, unreadable), write it in the notes.",
         ReportChecklist("The card", (
-            "Found at this position", "The printed ballot ID matches the one above",
-            "Stamped DUPLICATE (a remake of a damaged card)",
-            "Stamped SPOILED or TEST, or not a ballot record: stop and tell the coordinator")),
+            "Found at this position", "Its printed ballot ID matches",
+            "Stamped DUPLICATE (a remake)", "SPOILED, TEST or not a card: stop, tell the "
+                                            "coordinator"), columns=2),
     ]
     for contest in card.contests:
         sections.append(ReportChecklist(
             f"{contest.title} — vote for up to {contest.vote_for}",
             (*contest.options, "No selection printed", "Contest not on this card"),
-            "If the card shows something else (more choices than allowed, unreadable), "
-            "write it in the notes."))
+            columns=2))
     sections += [
         ReportFields("", (("Notes", None), ("", None))),
         ReportSignatures("Audit board (both agree on every entry)",

@@ -106,11 +106,13 @@ class ReportSignatures:
 
 @dataclass(frozen=True, slots=True)
 class ReportChecklist:
-    """Items each with a box to tick; ``note`` (if any) below them."""
+    """Items each with a box to tick, in ``columns`` columns (read across); ``note`` (if
+    any) below them."""
 
     title: str
     items: tuple[str, ...]
     note: str | None = None
+    columns: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,9 +406,10 @@ class _Cursor:
             self.canvas.drawString(self.left + indent, self.y, line)
         self.y -= size * 0.6
 
-    def title(self, text: str) -> None:
+    def title(self, text: str, keep: float = 40.0) -> None:
+        """A section title, kept on the page with ``keep`` points of what follows it."""
         if text:
-            self.need(11 * _LEADING + 40)  # never a title alone at the foot of a page
+            self.need(11 * _LEADING + 7 + keep)  # never a title alone at a page's foot
             self.lines(text, 11, bold=True)
 
     def banner(self, banner: ReportBanner) -> None:
@@ -421,12 +424,12 @@ class _Cursor:
     def fields(self, fields: ReportFields) -> None:
         self.title(fields.title)
         label_width = min(max((self.text_width(label, True, _SIZE)
-                               for label, _ in fields.fields), default=0.0) + 10,
+                               for label, _ in fields.fields), default=0.0) + 12,
                           self.width * 0.45)
         value_left = self.left + label_width
         value_width = self.width - label_width
         for label, value in fields.fields:
-            labels = self.wrap(label, True, _SIZE, label_width - 10)
+            labels = self.wrap(label, True, _SIZE, label_width - 8)
             values = self.wrap(value, False, 10, value_width) if value else []
             height = max(len(labels) * _SIZE * _LEADING,
                          len(values) * 10 * _LEADING if values else _WRITE) + 4
@@ -451,13 +454,13 @@ class _Cursor:
         self.y -= 6
 
     def signatures(self, block: ReportSignatures) -> None:
-        self.title(block.title)
         gutter = 18.0
         per_row = 2
         column = (self.width - gutter * (per_row - 1)) / per_row
+        height = 3 * (_WRITE + 8) + 16
+        self.title(block.title, keep=height)
         for start in range(0, len(block.signers), per_row):
             row = block.signers[start:start + per_row]
-            height = 3 * (_WRITE + 8) + 16
             self.need(height)
             top = self.y
             canvas = self.canvas
@@ -476,18 +479,23 @@ class _Cursor:
 
     def checklist(self, checklist: ReportChecklist) -> None:
         self.title(checklist.title)
-        box = 10.0
-        for item in checklist.items:
-            lines = self.wrap(item, False, 10, self.width - box - 8)
-            height = max(len(lines) * 10 * _LEADING, box) + 6
+        box, gutter = 10.0, 14.0
+        columns = max(1, checklist.columns)
+        column = (self.width - gutter * (columns - 1)) / columns
+        items = list(checklist.items)
+        for start in range(0, len(items), columns):
+            row = [self.wrap(item, False, 10, column - box - 8)
+                   for item in items[start:start + columns]]
+            height = max(max(len(lines) for lines in row) * 10 * _LEADING, box) + 4
             self.need(height)
             canvas = self.canvas
-            canvas.setLineWidth(0.8)
-            canvas.rect(self.left, self.y - box - 1, box, box, stroke=1, fill=0)
-            canvas.setFont(self.metrics.regular, 10)
-            for n, line in enumerate(lines):
-                canvas.drawString(self.left + box + 8, self.y - (n + 1) * 10 * _LEADING + 1,
-                                  line)
+            for i, lines in enumerate(row):
+                x = self.left + i * (column + gutter)
+                canvas.setLineWidth(0.8)
+                canvas.rect(x, self.y - box - 1, box, box, stroke=1, fill=0)
+                canvas.setFont(self.metrics.regular, 10)
+                for n, line in enumerate(lines):
+                    canvas.drawString(x + box + 8, self.y - (n + 1) * 10 * _LEADING + 1, line)
             self.y -= height
         if checklist.note:
             self.lines(checklist.note, 8)
