@@ -45,15 +45,24 @@ def chromium_path() -> str:
 
 
 @contextmanager
-def launch(extra: tuple[str, ...] = (), permissions: tuple[str, ...] = ()) -> Iterator[Any]:
-    executable = chromium_path()
+def launch() -> Iterator[Any]:
+    """Playwright itself (one per test module: its sync API runs one at a time)."""
+    chromium_path()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("the Python package 'playwright' is not installed")
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@contextmanager
+def browser_context(playwright: Any, extra: tuple[str, ...] = (),
+                    permissions: tuple[str, ...] = ()) -> Iterator[Any]:
+    """Debian's Chromium with an empty profile (``extra`` flags, e.g. a fake camera)."""
+    with tempfile.TemporaryDirectory() as profile:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=executable, headless=True, args=[*FLAGS, *extra],
+            profile, executable_path=chromium_path(), headless=True, args=[*FLAGS, *extra],
             viewport=KIOSK, permissions=list(permissions))
         try:
             yield context

@@ -21,6 +21,7 @@ from tests.web.browser_helpers import (
     KIOSK,
     PHONE,
     ZOOM_200,
+    browser_context,
     check_axe,
     launch,
     new_page,
@@ -38,8 +39,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launch() as context:
+def playwright() -> Iterator[Any]:
+    with launch() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    with browser_context(playwright) as context:
         yield context
 
 
@@ -337,7 +344,8 @@ def test_board_of_a_tallied_and_audited_election(browser: Any, tmp_path: Path) -
         served.close()
 
 
-def test_checker_reads_the_receipt_through_the_camera(tmp_path: Path, web: WebElection) -> None:
+def test_checker_reads_the_receipt_through_the_camera(playwright: Any, tmp_path: Path,
+                                                      web: WebElection) -> None:
     """The camera path: Chromium's fake camera shows the printed receipt; the page finds
     and decodes its QR in the video frames, and checks the ballot."""
     import httpx
@@ -359,7 +367,7 @@ def test_checker_reads_the_receipt_through_the_camera(tmp_path: Path, web: WebEl
             frame.save(out, format="JPEG", quality=92)
     camera = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
               f"--use-file-for-fake-video-capture={video}")
-    with launch(camera, permissions=("camera",)) as context:
+    with browser_context(playwright, camera, permissions=("camera",)) as context:
         page = new_page(context, PHONE)
         page.goto(f"{web.public_url}/elections/{web.election_id}/check")
         page.click("#camera")
