@@ -5,8 +5,11 @@ on its own machine: three trustees (threshold 2) run the key ceremony over the
 ledger; three kiosks in two polling places take a few hundred simulated voters,
 some of whom challenge a ballot before casting; the polls close; the official
 publishes the encrypted tally; trustees 1 and 3 decrypt (trustee 2 stays away); the
-results are combined; the public record is exported to ``OUT/record`` and verified
-by the same code ``paperchain verify`` runs. The ledger runs as a real HTTP service on
+results are combined; a comparison audit at a 5% risk limit then checks the paper
+(``paperchain.demo_audit``: CVRs and their equality proofs, the paper manifest and the
+reconciliation, the seed, rounds of blind readings; ``--tamper paper`` or ``--tamper
+cvr`` shows what it catches); the public record is exported to ``OUT/record`` and
+verified by the same code ``paperchain verify`` runs. The ledger runs as a real HTTP service on
 127.0.0.1 with two witnesses (``paperchain.demo_network``) that cosign its heads; every
 role talks to it over HTTP, and the tally starts at a head both witnesses cosigned.
 
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import importlib.resources
 import random
-import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +42,9 @@ from e2e.setup import Role
 from e2e.trustee import TrusteeWorkspace
 from e2e.verify import VerificationReport
 from e2e.voting import VotingDevice
+from paperchain.demo_audit import DemoAudit, DemoCard, audit_demo_election
 from paperchain.demo_network import WITNESS_THRESHOLD, WITNESSES, DemoNetwork
+from paperchain.demo_paper import DemoPaper, PaperCount, check_printable
 from tally.results import Results
 from tally.verify import verify_record
 from tally.workflow import decrypt_as_trustee, publish_results, publish_tally
@@ -70,6 +74,8 @@ class DemoConfig:
     seed: int = 2026
     challenge_rate: float = 0.05
     kdf_limits: KdfLimits = MODERATE_LIMITS
+    audit: bool = True
+    tamper: str | None = None  # "paper" or "cvr" (paperchain.demo_audit)
 
 
 @dataclass(slots=True)
@@ -81,6 +87,8 @@ class DemoOutcome:
     cast: int = 0
     challenged: int = 0
     notes: list[str] = field(default_factory=list)
+    audit: DemoAudit | None = None
+    paper: PaperCount | None = None
 
 
 class Reporter:
@@ -141,6 +149,7 @@ def run_demo(config: DemoConfig, reporter: Reporter | None = None) -> DemoOutcom
     _check_out_directory(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest = Manifest.from_bytes(demo_manifest_bytes())
+    check_printable(manifest)  # one legible card per ballot, or no election
     group = TEST_GROUP if config.test_group else STANDARD
     election_id = manifest.election_id
     limits = config.kdf_limits
@@ -183,14 +192,29 @@ def run_demo(config: DemoConfig, reporter: Reporter | None = None) -> DemoOutcom
         context = _ceremony(ledger, official_writer, trustees, config, reporter)
         network.sync_witnesses(reporter.step)
         open_voting(official_writer, "polls open (demo)")
-        outcome_counts = _voting(context, ledger, devices, config, reporter)
+        kiosks = [VotingDevice(context, ledger, d.key, d.card.writer_id, "election-day")
+                  for d in devices]
+        cards: list[DemoCard] = []  # the paper the kiosks print (box and spoiled envelope)
+        paper = DemoPaper(out, context, {d.card.writer_id: d.key for d in devices},
+                          {d.card.writer_id: d.card.location for d in devices}, seed=config.seed)
+        outcome_counts = _voting(context, kiosks, cards, paper, config, reporter)
         close_voting(official_writer, "polls closed (demo)")
         reporter.step(f"Polls closed: {outcome_counts[0]} ballots cast, "
                       f"{outcome_counts[1]} challenged and checked")
         network.sync_witnesses(reporter.step)  # the close-of-voting head, cosigned
+        counted = paper.count_and_scan(ledger, allow_test_group=config.test_group,
+                                       step=reporter.step)
 
         results = _tally(ledger, official_writer, trustees, config, reporter)
         network.sync_witnesses(reporter.step)
+        audit = None
+        if config.audit:
+            audit = audit_demo_election(
+                out=out, ledger=ledger, context=context, official=official, trustees=trustees,
+                absent=ABSENT_TRUSTEE, kiosks=kiosks, cards=cards, seed=config.seed,
+                tamper=config.tamper, test_group=config.test_group, kdf_limits=limits,
+                passphrase=demo_passphrase, reporter=reporter, scanned=counted.for_audit(cards))
+            network.sync_witnesses(reporter.step)
         record = out / "record"
         network.export(record, setup)
         reporter.step(f"Public record written to {record}")
@@ -201,7 +225,8 @@ def run_demo(config: DemoConfig, reporter: Reporter | None = None) -> DemoOutcom
     finally:
         network.stop()
     _write_readme(out, config)
-    return DemoOutcome(record, report, results, context, *outcome_counts)
+    return DemoOutcome(record, report, results, context, *outcome_counts, audit=audit,
+                       paper=counted)
 
 
 def _ceremony(ledger: LedgerClient, official: Writer, trustees: Sequence[TrusteeWorkspace],
@@ -225,10 +250,8 @@ def _ceremony(ledger: LedgerClient, official: Writer, trustees: Sequence[Trustee
     raise CeremonyError("the demo's key ceremony did not close")
 
 
-def _voting(context: ElectionContext, ledger: LedgerClient, devices: Sequence[WriterIdentity],
-            config: DemoConfig, reporter: Reporter) -> tuple[int, int]:
-    kiosks = [VotingDevice(context, ledger, d.key, d.card.writer_id, "election-day")
-              for d in devices]
+def _voting(context: ElectionContext, kiosks: Sequence[VotingDevice], cards: list[DemoCard],
+            paper: DemoPaper, config: DemoConfig, reporter: Reporter) -> tuple[int, int]:
     voters = _Voters(context.manifest, config.seed)
     cast = challenged = 0
     with reporter.progress("Voting", config.voters) as advance:
@@ -236,12 +259,18 @@ def _voting(context: ElectionContext, ledger: LedgerClient, devices: Sequence[Wr
             kiosk = kiosks[number % len(kiosks)]
             style_id, choices = voters.ballot()
             marked = mark_ballot(context.manifest, style_id, choices)
-            kiosk.encrypt(marked)
+            pending = kiosk.encrypt(marked)
             if voters.rng.random() < config.challenge_rate:
-                kiosk.challenge(secrets.token_bytes(16))  # the spoiled paper's ballot ID
+                printed = paper.print_record(kiosk.device_id, marked)  # self-checked
+                cards.append(printed.demo_card(choices, spoiled=True))
+                result = kiosk.challenge(printed.ballot_id.value)  # the spoiled paper's ID
+                paper.challenge(printed, pending.ballot.tracking_code, result)
                 challenged += 1
-                kiosk.encrypt(marked)  # the voter marks again: fresh nonces
-            kiosk.cast()
+                pending = kiosk.encrypt(marked)  # the voter marks again: fresh nonces
+            printed = paper.print_record(kiosk.device_id, marked)
+            cards.append(printed.demo_card(choices, spoiled=False))
+            result = kiosk.cast(printed.ballot_id.value)  # the card goes into the box
+            paper.cast(printed, pending.ballot.tracking_code, result)
             cast += 1
             advance(1)
     for kiosk in kiosks:
@@ -280,11 +309,16 @@ def _write_readme(out: Path, config: DemoConfig) -> None:
         "  trustees/    trustee-1..3: each trustee's key share, encrypted at rest",
         "  official/    the election official's signing key, encrypted at rest",
         "  devices/     the kiosks' signing keys, encrypted at rest",
+        "  auditors/    the audit board's two members' signing keys, encrypted at rest",
+        "  audit/       the audit report (report.json, report.pdf, audit-record.csv)",
+        "  paper/       the printed paper: boxes/ (ballot records by batch, box order),",
+        "               spoiled/ (SPOILED papers, kept apart), receipts.pdf, manifest.csv",
+        "               (the ID-level manifest scanned back), forms/ (official forms)",
         "",
         "Demo passphrases (never use fixed passphrases in a real election):",
     ]
     for role in [f"trustee-{i}" for i in range(1, TRUSTEES + 1)] + ["official-1"] + [
-            d for d, _ in DEVICES]:
+            d for d, _ in DEVICES] + ["auditor-1", "auditor-2"]:
         lines.append(f"  {role}: {demo_passphrase(role).decode()}")
     if config.test_group:
         lines.append("")
