@@ -574,3 +574,89 @@ def test_alpha_risk_function_gives_a_sequential_p_value(audited: Audited) -> Non
         assert risk.p_value == min(risk.p_history, default=1.0)
         assert 0 < risk.p_value <= 1
     assert any(r.p_value < 1 for r in risks)
+
+
+def _appended(audited: Audited, index: int) -> list[bytes]:
+    """The envelopes up to and including ``index``, then a replay of that entry re-signed
+    with its writer's next sequence number (a second copy of the same step)."""
+    envelopes = audited.envelopes[:index + 1]
+    original = audited.entry(index)
+    entry = sign_entry(audited.key(original.writer_id), original.entry_type,
+                       original.election_id, original.writer_id,
+                       _next_sequence(envelopes, original.writer_id), original.payload)
+    return [*envelopes, Envelope(index + 1, leaf_hash_of(envelopes[-1]),
+                                 entry.encode()).encode()]
+
+
+def test_detects_a_round_naming_other_ciphertexts_than_the_cvrs(audited: Audited) -> None:
+    index = audited.index_of(EntryType.AUDIT_ROUND)
+    audit_round = AuditRound.from_payload(audited.entry(index).payload)
+    ballot_id, device, contests = audit_round.decrypt[0]
+    (first, row), *rest = contests
+    swapped = ((first, (row[1], row[0], *row[2:])), *rest)
+    forged = replace(audit_round, decrypt=((ballot_id, device, swapped),
+                                           *audit_round.decrypt[1:]))
+    found = findings(audited.forged(index, forged.to_payload()))
+    assert any("ciphertexts are not the published CVR's" in f for f in found), found
+
+
+def test_detects_a_round_that_leaves_out_a_cvr_to_decrypt(audited: Audited) -> None:
+    index = audited.index_of(EntryType.AUDIT_ROUND)
+    audit_round = AuditRound.from_payload(audited.entry(index).payload)
+    forged = replace(audit_round, decrypt=audit_round.decrypt[1:])
+    found = findings(audited.forged(index, forged.to_payload()))
+    assert any("does not name exactly the CVRs" in f for f in found), found
+
+
+def test_detects_a_signoff_that_does_not_cover_the_readings(audited: Audited) -> None:
+    from tally.audit import BoardSigned
+
+    e = audited.election
+    index = audited.index_of(EntryType.AUDIT_SIGNOFF)
+    body = _payload(audited, index)
+    body.pop("board"), body.pop("cosignature")
+    body["readings"] -= 1
+    signed = BoardSigned.sign(body, "auditor-1", "auditor-2", e.auditors["auditor-2"],
+                              e.context.election_id)
+    found = findings(audited.forged(index, signed.to_payload()))
+    assert any("does not cover exactly the round's readings" in f for f in found), found
+
+
+def test_detects_a_second_set_of_sample_shares_from_one_trustee(audited: Audited) -> None:
+    found = findings(_appended(audited, audited.index_of(EntryType.AUDIT_DECRYPTION_SHARE)))
+    assert any("a second set of shares from trustee" in f for f in found), found
+
+
+def test_detects_a_second_cvr_equality_share_from_one_trustee(audited: Audited) -> None:
+    found = findings(_appended(audited, audited.index_of(EntryType.CVR_EQUALITY_SHARE)))
+    assert any("a second equality share" in f for f in found), found
+
+
+def test_detects_cvr_chunks_out_of_sequence(audited: Audited) -> None:
+    index, chunk = _cvr_chunk(audited, "kiosk-a")
+    found = findings(audited.forged(index, replace(chunk, chunk=1).to_payload()))
+    assert any("chunk 1, expected chunk 0" in f for f in found), found
+
+
+def test_detects_an_equality_that_leaves_out_a_device(audited: Audited) -> None:
+    index = audited.index_of(EntryType.CVR_EQUALITY)
+    body = _payload(audited, index)
+    body["devices"] = body["devices"][1:]
+    found = findings(audited.forged(index, canonical_json(body)))
+    assert any("the committed devices are" in f for f in found), found
+
+
+def test_detects_an_equality_whose_combination_was_not_recomputed(audited: Audited) -> None:
+    index = audited.index_of(EntryType.CVR_EQUALITY)
+    body = _payload(audited, index)
+    combined = body["devices"][0]["combined"]
+    combined[0], combined[1] = combined[1], combined[0]
+    found = findings(audited.forged(index, canonical_json(body)))
+    assert any("differs from the one recomputed" in f for f in found), found
+
+
+def test_detects_a_second_commitment_from_one_device(audited: Audited) -> None:
+    index = next(i for i, raw in enumerate(audited.envelopes)
+                 if decode_envelope(raw).entry().entry_type == EntryType.CVR_COMMITMENT)
+    found = findings(_appended(audited, index))
+    assert any("committed twice" in f for f in found), found
