@@ -81,6 +81,11 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> E
     return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
 
 
+# Workers are forked (Linux's default), not spawned: a spawned worker re-imports the
+# caller's main module, and ``python -m paperchain`` would then run the command again in
+# every worker. A fork copies only the forking thread; the workers run ``verify_chunk``
+# and ``encrypt_chain`` only, which take no lock another thread (a ledger service in the
+# demo) could hold at the fork — no logging, no printing, no I/O but their arguments.
 _shared: ProcessPoolExecutor | None = None
 _shared_lock = threading.Lock()
 
