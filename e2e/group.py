@@ -20,6 +20,7 @@ check: the subgroup is closed under them.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -164,6 +165,41 @@ def _parse_hex(text: object, width: int, where: str, error: type[ValueError]) ->
     return mpz(text, 16)
 
 
+class _MembershipMemo:
+    """Elements this process has already seen pass x^q = 1, by SHA-256 of (p, x).
+
+    The verifier's passes, each trustee's recomputation and every audit step decode the
+    same ledger entries again in one process (the demo runs them all); a membership
+    verdict is a function of (p, q, x), so it is kept — as a 32-byte digest, never the
+    element — and reused. Only passes are kept; the memo is bounded (oldest dropped) and
+    never leaves the process, so nothing is trusted that this process did not compute.
+    """
+
+    __slots__ = ("_digests", "_limit")
+
+    def __init__(self, limit: int) -> None:
+        self._digests: dict[bytes, None] = {}
+        self._limit = limit
+
+    @staticmethod
+    def _digest(x: mpz, group: GroupParameters) -> bytes:
+        return hashlib.sha256(
+            int(group.p).to_bytes(group.p_bytes, "big") + int(group.q).to_bytes(
+                group.q_bytes, "big") + int(x).to_bytes(group.p_bytes, "big")).digest()
+
+    def known(self, x: mpz, group: GroupParameters) -> bool:
+        return self._digest(x, group) in self._digests
+
+    def remember(self, x: mpz, group: GroupParameters) -> None:
+        digests = self._digests
+        digests[self._digest(x, group)] = None
+        if len(digests) > self._limit:
+            digests.pop(next(iter(digests)))  # dicts keep insertion order: the oldest
+
+
+_MEMBERS = _MembershipMemo(limit=262_144)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class ElementModP:
     """An element of the order-q subgroup of Z_p^*, checked when built from outside.
@@ -186,8 +222,10 @@ class ElementModP:
         g = self.group
         if not 0 < x < g.p:
             raise InvalidElement("not in range 0 < x < p")
-        if gmpy2.powmod(x, g.q, g.p) != 1:
-            raise InvalidElement("not in the order-q subgroup (x^q != 1 mod p)")
+        if not _MEMBERS.known(x, g):
+            if gmpy2.powmod(x, g.q, g.p) != 1:
+                raise InvalidElement("not in the order-q subgroup (x^q != 1 mod p)")
+            _MEMBERS.remember(x, g)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ElementModP):

@@ -422,3 +422,26 @@ def test_rejects_ballot_whose_alpha_is_one(context) -> None:  # type: ignore[no-
     ballot = dataclasses.replace(ballot, contests=(forged, *ballot.contests[1:]))
     with pytest.raises(InvalidBallot, match="α = 1"):
         verify_ballot(context, ballot)
+
+
+# --- the membership memo (a pass is remembered per process; a failure never is) --------------
+
+
+@GROUPS
+def test_membership_memo_still_refuses_an_order_r_prime_element(group: GroupParameters) -> None:
+    member = group.g_pow(987654321)
+    ElementModP(member.value, group)  # remembered as a member
+    impostor = member.value * gmpy2.powmod(3, 2 * group.q, group.p) % group.p
+    for _ in range(2):  # a refusal is not remembered: refused every time
+        with pytest.raises(InvalidElement, match="order-q subgroup"):
+            ElementModP(impostor, group)
+
+
+def test_membership_memo_is_per_group() -> None:
+    # g of the test group, read as a number below the standard p, is remembered for the
+    # test group only; in the standard group it must be checked (and refused) afresh.
+    value = TEST_GROUP.g
+    ElementModP(value, TEST_GROUP)
+    assert gmpy2.powmod(value, STANDARD.q, STANDARD.p) != 1
+    with pytest.raises(InvalidElement, match="order-q subgroup"):
+        ElementModP(value, STANDARD)
