@@ -12,6 +12,7 @@ bounded by the number of ballots that could have contributed.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from e2e.proofs import (
     verify_chaum_pedersen,
 )
 from e2e.trustee import KeyShare
+from e2e.verdicts import VERDICTS, VerdictCache
 
 __all__ = [
     "DecryptionShare",
@@ -138,6 +140,9 @@ def verify_share(share: DecryptionShare, context: ElectionContext,
                            "ceremony's commitments", where)
     if [(p.contest, p.selection) for p in share.partials] != [(c, s) for c, s, _ in targets]:
         raise InvalidShare("the share does not cover exactly the ciphertexts to decrypt", where)
+    verdict = _share_verdict(context, share, targets)
+    if verdict in VERDICTS:
+        return
     for partial, (contest, selection, ciphertext) in zip(share.partials, targets, strict=True):
         try:
             verify_chaum_pedersen(
@@ -146,6 +151,19 @@ def verify_share(share: DecryptionShare, context: ElectionContext,
                               contest, selection, ciphertext.beta))
         except InvalidProof as err:
             raise err.at(f"{where} contest {contest} selection {selection}") from None
+    VERDICTS.add(verdict)
+
+
+def _share_verdict(context: ElectionContext, share: DecryptionShare,
+                   targets: Sequence[tuple[int, int, Ciphertext]]) -> bytes:
+    """The key of "this share's proofs hold for these targets" (e2e.verdicts' reasoning: a
+    function of H_E, the share's bytes and the targets' bytes, reused within one process)."""
+    statement = hashlib.sha256()
+    for contest, selection, ciphertext in targets:
+        statement.update(contest.to_bytes(4, "big") + selection.to_bytes(4, "big"))
+        statement.update(ciphertext.alpha.to_bytes() + ciphertext.beta.to_bytes())
+    return VerdictCache.key(b"decryption-share", context.extended_base_hash,
+                            hashlib.sha256(share.to_payload()).digest(), statement.digest())
 
 
 def lagrange_coefficient(group: GroupParameters, index: int, indices: Sequence[int]

@@ -710,6 +710,25 @@ def test_rejects_decryption_share_moved_to_another_ciphertext_subject_or_trustee
         verify_dshare(dataclasses.replace(share, trustee=4), context, targets)
 
 
+def test_verified_share_verdict_does_not_cover_a_tampered_share_or_other_targets(
+    closed_script, context,  # type: ignore[no-untyped-def]
+) -> None:
+    key = context.joint_key
+    targets = [(0, 0, encrypt(1, GROUP.exponent_of(7), key)),
+               (0, 1, encrypt(0, GROUP.exponent_of(8), key))]
+    share = _shares(closed_script, context, targets, [1])[0]
+    verify_dshare(share, context, targets)  # remembered as verified in this process
+    verify_dshare(share, context, targets)
+    first = share.partials[0]
+    forged_value = dataclasses.replace(first, value=first.value * GROUP.generator)
+    forged = dataclasses.replace(share, partials=(forged_value, *share.partials[1:]))
+    with pytest.raises(InvalidProof, match="Chaum–Pedersen"):
+        verify_dshare(forged, context, targets)
+    swapped = [(0, 0, targets[1][2]), (0, 1, targets[0][2])]
+    with pytest.raises(InvalidProof, match="Chaum–Pedersen"):
+        verify_dshare(share, context, swapped)
+
+
 def test_trustee_refuses_to_decrypt_with_a_share_of_another_ceremony(closed_script, context
                                                                      ) -> None:  # type: ignore[no-untyped-def]
     outcome = closed_script.progress().outcome
