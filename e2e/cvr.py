@@ -1,6 +1,6 @@
 """Encrypted cast-vote records (CVRs): the kiosk's side.
 
-docs/spec/audit-flow.md §1. When a voter casts, the kiosk also encrypts the same choices
+docs/spec.md §19.1. When a voter casts, the kiosk also encrypts the same choices
 as a CVR keyed by the ballot ID printed on the paper card (``e2e`` sees it as 16 bytes;
 ``paper.ids`` prints it). The CVR exists so that a risk-limiting audit can compare one
 sampled card with one encrypted record without ever linking the card to the cast

@@ -62,7 +62,7 @@ class Tag(StrEnum):
     TRACKING_CODE = "tracking-code"
     TRACKING_CODE_SEED = "tracking-code-seed"
     CIPHERTEXT_DIGEST = "ciphertext-digest"
-    # Encrypted CVRs and the audit (docs/spec/audit-flow.md): a CVR's proofs are bound to
+    # Encrypted CVRs and the audit (docs/spec.md §19): a CVR's proofs are bound to
     # the paper's ballot ID, never to a sequence number, a tracking code or a time.
     CVR_SELECTION_PROOF = "cvr-selection-proof"
     CVR_CONTEST_PROOF = "cvr-contest-proof"

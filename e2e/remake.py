@@ -1,6 +1,6 @@
 """The ``card-remake`` ledger entry: an official's remake of a damaged paper card.
 
-docs/spec/paper.md §6. When a ballot record card is too damaged to be read or handled
+docs/spec.md §18.6. When a ballot record card is too damaged to be read or handled
 (torn, stained, jammed), two people remake it: they read the damaged card's printed
 text, print a new card marked DUPLICATE that carries the *original's* ballot ID and a
 remake number n (the n-th remake of that card), both sign the remake form, keep the

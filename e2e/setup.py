@@ -152,7 +152,7 @@ class ElectionSetup:
     def test_election(self) -> bool:
         """Whether this is a test election: one on the test group, which no verifier
         accepts without ``--test-group``. Its paper, forms and remakes are stamped TEST
-        (docs/spec/paper.md); a real election's never are."""
+        (docs/spec.md §18.7.1); a real election's never are."""
         return self.group.name == TEST_GROUP.name
 
     def writer(self, writer_id: str) -> WriterInfo | None:

@@ -108,7 +108,7 @@ class CastAggregate:
     """The encrypted tally of valid cast ballots: per (contest, selection) the product.
 
     Also per device (``device_totals``, ``device_styles``): the cast-ballot side of each
-    device's CVR equality proof (docs/spec/audit-flow.md §2).
+    device's CVR equality proof (docs/spec.md §19.2).
     """
 
     totals: dict[tuple[int, int], Ciphertext] = field(default_factory=dict)

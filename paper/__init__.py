@@ -22,7 +22,7 @@
 * ``paper.kiosk``, ``paper.printing``, ``paper.readback`` — the voting kiosk's library.
 
 Import from the modules themselves; the package re-exports nothing. ``paper`` may
-import ``e2e``, never ``tally``. docs/spec/paper.md is the normative text.
+import ``e2e``, never ``tally``. docs/spec.md §18 is the normative text.
 """
 
 __all__: list[str] = []

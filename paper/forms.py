@@ -2,7 +2,7 @@
 
 Each builder takes plain values (counts, names, IDs — what the app layer read from the
 ledger, the scanned manifest or the audit) and returns a document; ``paper.official``
-prints them, stamping TEST on every page of a test election's. docs/spec/paper.md §7
+prints them, stamping TEST on every page of a test election's. docs/spec.md §18.7
 lists what each holds. Forms are in English, for officials.
 
 * ``cover_sheet`` — a numbered batch cover sheet: polling place, batch, container and

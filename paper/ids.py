@@ -6,7 +6,7 @@ the time, the device or the tracking code. Anything derived from those could lin
 card in the ballot box (which shows the voter's choices) to a position in cast order or
 to a ledger entry. The audit pairs a card with its encrypted CVR through this ID alone.
 
-Printed form (docs/spec/paper.md §2): the 128-bit big-endian integer in Crockford base32
+Printed form (docs/spec.md §18.2): the 128-bit big-endian integer in Crockford base32
 (alphabet ``0123456789ABCDEFGHJKMNPQRSTVWXYZ``, 26 symbols, the first one 0–7), followed
 by one Crockford check symbol (the integer mod 37, from ``0–9 A–Z`` minus ``ILOU`` then
 ``* ~ $ = U``), in hyphen-separated groups of four::

@@ -1,6 +1,6 @@
 """The ID-level paper manifest as a CSV file (``paperchain scan --manifest-out``).
 
-One row per physical card, in box order (docs/spec/paper.md §5.3)::
+One row per physical card, in box order (docs/spec.md §18.5.2)::
 
     version,batch,position,ballot_id,style_id,flags,polling_place,source,manual
     1,Place 1 box 1,1,0004-1061-050R-3GG2-8A1C-60T3-GF6,ward-1,,Precinct 1,box1.pdf:1,no

@@ -9,7 +9,7 @@ enforces what DESIGN.md ("Paper") asks of official printing:
 * a **ballot record is never reprinted from the digital record** in a real election
   (``ReprintRefused``): the only ballot records are those the kiosk printed while the
   voter watched. A test election may print test decks of ballot records;
-* a **remake** of a damaged card (docs/spec/paper.md §6) is printed from the damaged
+* a **remake** of a damaged card (docs/spec.md §18.6) is printed from the damaged
   card's own text as read by two people, stamped DUPLICATE with its remake number and
   signed (QR) by the official recording it, together with its remake form. The ledger
   entry (``e2e.remake``) is written by the app layer first.

@@ -1,6 +1,6 @@
 """The bytes inside Paperchain's QR codes: compact, versioned, binary (never JSON).
 
-docs/spec/paper.md §1 is the normative text. Every payload starts with two bytes::
+docs/spec.md §18.1 is the normative text. Every payload starts with two bytes::
 
     0xA1            magic (high nibble 0xA) and format version (low nibble 1)
     kind            0x01 ballot record, 0x02 receipt

@@ -1,7 +1,7 @@
 """QR symbols as module matrices (the only module that imports ``qrcode``).
 
 The layout draws the matrix as vector rectangles, so a QR is as sharp on paper as the
-printer allows and the PDF holds no raster image. Parameters (docs/spec/paper.md §3,
+printer allows and the PDF holds no raster image. Parameters (docs/spec.md §18.3,
 measured by benchmarks/qr_sizing.py, figures in benchmarks/README.md):
 
 * **Byte mode**, always: payloads are binary. The same ballot record as base64 or

@@ -115,7 +115,7 @@ def _kind(evaluation: DrawEvaluation) -> str:
 
 def render_audit_pdf(report: dict[str, Any], *, test: bool = False) -> bytes:
     """The report as a PDF: summary, reconciliation, contests, the risk over the sample.
-    ``test``: a test election's, stamped TEST on every page (docs/spec/paper.md §7.1)."""
+    ``test``: a test election's, stamped TEST on every page (docs/spec.md §18.7.1)."""
     sections: list[str | ReportTable | ReportPlot] = []
     parameters = report.get("parameters")
     outcome = report.get("outcome") or "in progress"

@@ -344,7 +344,7 @@ def remake_card(printer: OfficialPrinter, ledger: LedgerClient, election: PaperE
                 cosigner_key: SigningKey, ballot_id: BallotId, style_id: str,
                 choices: Mapping[str, Sequence[str]], reason: str, original_kept_in: str,
                 language: str = ENGLISH) -> RemakeOutcome:
-    """Remake a damaged card (docs/spec/paper.md §6) from what both people read on it.
+    """Remake a damaged card (docs/spec.md §18.6) from what both people read on it.
 
     The choices are checked against the style (no overvote), the ``card-remake`` entry
     is written (the ledger refuses it without two signatures, for spoiled paper, out of

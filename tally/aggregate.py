@@ -6,7 +6,7 @@ over exactly the valid cast ballots holding it — (1, 1) where none does — an
 it as a ``tally`` entry together with the ledger index of the close of voting, the
 ballot counts, and the close-of-voting head: the size and root of the witness-cosigned
 tree head the tally was computed at (it covers the ``voting-close`` entry and precedes
-the tally; docs/spec/ledger-service.md §6). Anyone (trustees first of all) recomputes
+the tally; docs/spec.md §16.6). Anyone (trustees first of all) recomputes
 it from the ledger with ``e2e.verify.RecordVerifier`` and compares (``check_statement``).
 
 Payload version 2 (version 1 had no close-of-voting head and is refused).

@@ -1,6 +1,6 @@
 """The ballot-comparison audit: parameters, seed, rounds, readings, decrypted CVRs, risk.
 
-docs/spec/audit-flow.md §4–§7. Everything here is a pure function of published data
+docs/spec.md §19.4–§19.7. Everything here is a pure function of published data
 plus the payload formats of the audit's ledger entries; ``tally.audit_check`` replays
 them during the verifier's pass and ``tally.audit_workflow`` takes the steps.
 

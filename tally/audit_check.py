@@ -1,7 +1,7 @@
 """The verifier's replay of the audit: reconciliation, parameters, seed, rounds, decision.
 
 ``AuditChecker`` plugs into ``e2e.verify.RecordVerifier`` and recomputes, from the
-ledger alone, everything an audit entry claims (docs/spec/audit-flow.md §8): the
+ledger alone, everything an audit entry claims (docs/spec.md §19.8): the
 reconciliation table and the manifest digest, the pairing and every contest's
 population and margins, the seed's form, each round's tickets and the CVRs it names
 (their ciphertexts against the published CVRs), that each reading is of a card drawn

@@ -1,6 +1,6 @@
 """Encrypted CVRs on the ledger: their checks, and the proof that they add up.
 
-docs/spec/audit-flow.md §2. After the results, each device publishes its encrypted
+docs/spec.md §19.2. After the results, each device publishes its encrypted
 CVRs sorted by ballot ID (``cvrs`` entries) and a ``cvr-commitment`` (``e2e.cvr``).
 Then, per device D and per (contest i, selection j) of the manifest, the quotient
 

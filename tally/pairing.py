@@ -1,6 +1,6 @@
 """Population and pairing: which paper card goes with which encrypted CVR, and N per contest.
 
-docs/spec/audit-flow.md §5. Inputs are the ID-level paper manifest (cards in box order:
+docs/spec.md §19.5. Inputs are the ID-level paper manifest (cards in box order:
 batch, position from 1, the ballot ID read from the card if any, the scanner's flags)
 and the published CVRs (ballot ID → device, ballot style, contests). The rules, applied
 in manifest order (batches in the order the reconciliation lists them, positions

@@ -1,6 +1,6 @@
 """Reconciliation and the paper manifest, committed on the ledger before the seed.
 
-docs/spec/audit-flow.md §3. After the CVR equality proofs, officials publish:
+docs/spec.md §19.3. After the CVR equality proofs, officials publish:
 
 * one ``paper-manifest`` entry per batch of paper (a box, in box order): its name (the
   sampler's batch name, ``tally.sampler.check_batch_name``), its polling place, its

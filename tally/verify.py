@@ -151,7 +151,7 @@ def verify_record(record: Path, *, allow_test_group: bool = False, require_resul
                   progress: Callable[[int], None] | None = None,
                   ledger: LedgerView | None = None) -> VerificationReport:
     """What ``paperchain verify RECORD`` runs: the pass, the record's root and manifest copy,
-    its heads history (docs/spec/ledger-service.md §6) and, given ``ledger``, that the
+    its heads history (docs/spec.md §16.6) and, given ``ledger``, that the
     record and the live ledger agree entry for entry."""
     reader = RecordReader(record)
     heads_problem: PaperchainError | None = None

@@ -1,6 +1,6 @@
 """Self-contained proofs that the ledger operator signed two things that cannot both be true.
 
-docs/spec/ledger-service.md §3. A proof is one JSON object that anyone checks offline
+docs/spec.md §16.3. A proof is one JSON object that anyone checks offline
 with ``verify_equivocation_proof`` — no network, no record, only the proof::
 
     {"version": 1, "kind": K, "election_id": E, "operator_key": hex,

@@ -1,6 +1,6 @@
 """Signed tree heads, witness cosignatures, and the heads history a store keeps.
 
-docs/spec/ledger-service.md §1–2. A tree head is a C2SP checkpoint body
+docs/spec.md §16.1–§16.2. A tree head is a C2SP checkpoint body
 (https://c2sp.org/tlog-checkpoint) with two extension lines::
 
     <origin>\\n                  the log origin of the setup (``ElectionSetup.log_origin``)

@@ -1,6 +1,6 @@
 """The heads history of an election record, checked against the record's own envelopes.
 
-docs/spec/ledger-service.md §6. A record keeps every head that reached the witness
+docs/spec.md §16.6. A record keeps every head that reached the witness
 threshold (``RECORD/heads.jsonl``, oldest first; ``record.json``'s ``head`` is the last).
 ``RootSnapshots`` watches the verifier's single pass over ``ledger.bin`` and keeps the
 RFC 9162 root at each head's size; ``check_heads_history`` then checks, for every head:

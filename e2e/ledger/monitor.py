@@ -3,7 +3,7 @@
 ``check_logs`` (``paperchain ledger check``) gathers the latest head of every node
 (operator and witnesses) and, for every size one of them shows, the head each other
 node keeps for that size; it drops heads the operator did not sign, then compares
-every pair (docs/spec/ledger-service.md §3):
+every pair (docs/spec.md §16.3):
 
 * same size, different roots → a ``same-size`` proof;
 * a smaller head not signed before a larger one → ``time-order``;

@@ -1,6 +1,6 @@
 """Checking a voter's receipt against the ledger, with heads fetched from the witnesses.
 
-docs/spec/ledger-service.md §5. Given a tracking code (and, from the receipt's QR, the
+docs/spec.md §16.5. Given a tracking code (and, from the receipt's QR, the
 operator's signed inclusion promise), ``check_receipt``:
 
 1. reads the setup from a witness's copy (else the operator's), for the operator's key,

@@ -1,6 +1,6 @@
 """The ledger's HTTP service: an ASGI app (FastAPI) over a ``LedgerNode``.
 
-docs/spec/ledger-service.md §4 lists every route. An operator node serves everything;
+docs/spec.md §16.4 lists every route. An operator node serves everything;
 a witness node serves the read routes over its own copy (no appends, no promises, no
 cosignature submission). Every refusal is a 4xx with ``{"error": reason, "where":
 place}``, mapped from the ``PaperchainError`` that refused it (``status_for``):
@@ -213,11 +213,11 @@ def create_app(node: LedgerNode, limits: ServiceLimits | None = None) -> FastAPI
         title=f"Paperchain ledger {role}", version=str(API_VERSION),
         description="The public ledger of one election: append-only, hash-chained entries "
                     "in an RFC 9162 Merkle tree, signed tree heads and witness cosignatures "
-                    "(docs/spec/ledger-service.md).",
+                    "(docs/spec.md §16).",
         responses=_ERRORS)
     # Receipt checkers read heads, entries and proofs from the witnesses (and the operator)
     # in the voter's own browser, from another origin: every read route is public data,
-    # so any origin may read it, without credentials (docs/spec/web.md §3).
+    # so any origin may read it, without credentials (docs/spec.md §21.3).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"],
                        allow_credentials=False, max_age=600)
 

@@ -1,7 +1,7 @@
 """Where the ledger lives: the ``LogStore`` interface, its values, and the SQL engine
 both backends share (SQLite, ``store_sqlite``; PostgreSQL, ``store_postgres``).
 
-A store keeps, append-only (docs/spec/ledger-merkle.md is the normative text):
+A store keeps, append-only (docs/spec.md §15 is the normative text):
 
 * **leaves** — envelope ``i`` (opaque bytes: the store never parses them), its RFC 9162
   leaf hash SHA-256(0x00 ‖ envelope), the writer ID, per-writer sequence number and entry

@@ -7,7 +7,7 @@ docs/spec.md §7.4. The election moves through phases, each opened by an entry:
           ─(reconciliation)→ reconciled ─(audit-parameters)→ audit-ready
           ─(audit-seed)→ auditing ─(audit-end)→ audit-done
 
-After the results (docs/spec/audit-flow.md §4) the order is fixed by phases alone:
+After the results (docs/spec.md §19.4) the order is fixed by phases alone:
 devices publish their encrypted CVRs and commitments and trustees their equality
 shares (tallied); the official's ``cvr-equality`` combines them; the paper manifest
 and the reconciliation follow, and may be amended (a new ``reconciliation``, which

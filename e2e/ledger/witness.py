@@ -1,6 +1,6 @@
 """A witness: an independent copy of the ledger that cosigns the heads it has checked.
 
-docs/spec/ledger-service.md §2. A witness's directory::
+docs/spec.md §16.2. A witness's directory::
 
     WITNESS/
       witness.json    {"version": 1, "witness_id", "election_id", "test_group": bool,

@@ -1,6 +1,6 @@
 """The kiosk's ASGI app: the voter's pages and the poll worker's activation.
 
-docs/spec/web.md §2 lists the routes. Everything a route does is ``paper.kiosk``'s;
+docs/spec.md §21.2 lists the routes. Everything a route does is ``paper.kiosk``'s;
 this module parses requests, sets the session cookie (HttpOnly, SameSite=Strict, no
 expiry: the only cookie) and answers JSON. It logs nothing and writes no file.
 """

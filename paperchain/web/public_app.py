@@ -1,6 +1,6 @@
 """The public site's ASGI app: the receipt checker and the bulletin board.
 
-docs/spec/web.md §3–4. The receipt checker is a static page whose script
+docs/spec.md §21.3–§21.4. The receipt checker is a static page whose script
 (``static/verify.js``) does every check in the visitor's browser, against the
 witnesses directly: this app only serves it and its configuration (the election ID,
 the pinned setup hash, the group, the operator's and witnesses' URLs), so it never

@@ -29,7 +29,7 @@ def _crockford_by_bits(value: bytes) -> str:
 
 
 def test_known_ballot_ids_print_as_specified() -> None:
-    # docs/spec/paper.md §2 lists these.
+    # docs/spec.md §18.2 lists these.
     assert str(BallotId(bytes(16))) == "0000-0000-0000-0000-0000-0000-000"
     assert str(BallotId(b"\xff" * 16)) == "7ZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZ*"
     assert str(BallotId(bytes(range(16)))) == "0004-1061-050R-3GG2-8A1C-60T3-GF6"

@@ -85,7 +85,7 @@ def test_ballot_record_layout_is_exactly_as_specified() -> None:
     record = _record()
     data = record.to_bytes()
     election, style = ELECTION.encode(), b"ward-1"
-    # An independent reading of docs/spec/paper.md §1.2.
+    # An independent reading of docs/spec.md §18.1.2.
     assert data[:2] == b"\xa1\x01"
     assert data[2] == len(election)
     assert data[3 : 3 + len(election)] == election

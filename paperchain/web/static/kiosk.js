@@ -1,4 +1,4 @@
-// Paperchain kiosk: the voter's pages (docs/spec/web.md §2).
+// Paperchain kiosk: the voter's pages (docs/spec.md §21.2).
 //
 // Everything the kiosk decides is decided by the server (paper/kiosk.py): this page
 // shows one step at a time, keeps the voter's choices in memory only (never in

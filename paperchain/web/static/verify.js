@@ -1,4 +1,4 @@
-// Paperchain receipt verification, in the voter's own browser (docs/spec/web.md §3).
+// Paperchain receipt verification, in the voter's own browser (docs/spec.md §21.3).
 //
 // An ES module without DOM: the receipt checker page imports it, and the test suite
 // runs the same file under Node against the Python implementation. It trusts neither
