@@ -134,6 +134,18 @@ class ElectionSetup:
                                   "setup.trustees")
         if not any(w.role == Role.OFFICIAL for w in self.writers):
             raise RecordError("no official is registered", "setup.writers")
+        witness_ids = [w.witness_id for w in self.witnesses]
+        if len(set(witness_ids)) != len(witness_ids):
+            raise RecordError("a witness ID is registered twice", "setup.witnesses")
+        for position, witness_id in enumerate(witness_ids):
+            # A witness signs its cosignature lines under this name (docs/spec.md §16.2),
+            # where a name must be 1-64 printable ASCII characters without spaces or '+':
+            # a setup naming any other witness could never reach its threshold.
+            if (not 1 <= len(witness_id) <= 64 or not witness_id.isascii()
+                    or not witness_id.isprintable() or " " in witness_id or "+" in witness_id):
+                raise RecordError(f"witness ID {witness_id[:80]!r} must be 1-64 printable ASCII "
+                                  "characters without spaces or '+'",
+                                  f"setup.witnesses[{position}].witness_id")
         if not 0 <= self.witness_threshold <= len(self.witnesses):
             raise RecordError("witness threshold exceeds the number of witnesses",
                               "setup.witness_threshold")

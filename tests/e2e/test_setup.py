@@ -25,7 +25,15 @@ from e2e.ledger.client import LocalLedger
 from e2e.ledger.entry import sign_entry
 from e2e.ledger.operator import LedgerOperator
 from e2e.ledger.store import open_store
-from e2e.setup import ElectionSetup, Role, TrusteeInfo, WriterInfo, check_box_key, group_by_name
+from e2e.setup import (
+    ElectionSetup,
+    Role,
+    TrusteeInfo,
+    WitnessInfo,
+    WriterInfo,
+    check_box_key,
+    group_by_name,
+)
 from e2e.signing import SigningKey
 from tests.strategies import CeremonyScript
 
@@ -170,6 +178,32 @@ def test_rejects_setup_without_an_official(setup: ElectionSetup) -> None:
 def test_rejects_witness_threshold_above_the_witnesses(setup: ElectionSetup) -> None:
     with pytest.raises(RecordError, match="witness threshold"):
         dataclasses.replace(setup, witness_threshold=1)
+
+
+def _witness(witness_id: str, seed: int) -> WitnessInfo:
+    return WitnessInfo(witness_id, SigningKey(bytes([seed]) * 32).verify_key,
+                       f"http://127.0.0.1:{8000 + seed}")
+
+
+def test_accepts_distinct_well_formed_witness_ids(setup: ElectionSetup) -> None:
+    changed = dataclasses.replace(setup, witnesses=(_witness("witness-1", 1),
+                                                    _witness("w.2_ok", 2)), witness_threshold=2)
+    assert [w.witness_id for w in changed.witnesses] == ["witness-1", "w.2_ok"]
+
+
+def test_rejects_witness_id_registered_twice(setup: ElectionSetup) -> None:
+    with pytest.raises(RecordError, match="witness ID is registered twice"):
+        dataclasses.replace(setup, witnesses=(_witness("witness-1", 1),
+                                              _witness("witness-1", 2)))
+
+
+@pytest.mark.parametrize("witness_id", ["", "witness 1", "witness+1", "témoin", "w\n1",
+                                        "w" * 65])
+def test_rejects_witness_id_that_no_cosignature_line_could_carry(setup: ElectionSetup,
+                                                                 witness_id: str) -> None:
+    with pytest.raises(RecordError, match=r"witness ID .* must be 1-64 printable ASCII") as caught:
+        dataclasses.replace(setup, witnesses=(_witness("witness-0", 3), _witness(witness_id, 1)))
+    assert caught.value.where == "setup.witnesses[1].witness_id"
 
 
 def test_rejects_manifest_of_another_election(setup: ElectionSetup) -> None:
