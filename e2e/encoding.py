@@ -173,6 +173,10 @@ def parse_json_object(data: bytes, where: str, max_bytes: int = 64 << 20) -> Jso
                             where) from None
     except EncodingError as err:
         raise err.at(where) from None
+    except RecursionError:
+        raise EncodingError("malformed JSON: nested too deeply", where) from None
+    except ValueError as err:  # e.g. an integer beyond Python's digit limit
+        raise EncodingError(f"malformed JSON: {str(err)[:120]}", where) from None
     if not isinstance(value, dict):
         raise EncodingError(f"expected a JSON object, got {type(value).__name__}", where)
     return value

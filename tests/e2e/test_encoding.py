@@ -39,6 +39,8 @@ def test_rejects_payload_that_is_not_in_canonical_form(data: bytes) -> None:
     (b'[1]', "expected a JSON object"),
     (b'{"a":', "malformed JSON"),
     (b'{"a":"\xff"}', "not UTF-8"),
+    (b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+    (b'{"a":' + b"9" * 5000 + b"}", "malformed JSON"),  # beyond Python's digit limit
 ])
 def test_rejects_malformed_payload(data: bytes, reason: str) -> None:
     with pytest.raises(EncodingError, match=reason):
