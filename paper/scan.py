@@ -389,7 +389,8 @@ def build_manifest(
 
     ``manual_ids`` maps (batch, position) to the ID an official read off a card whose
     QR could not be read; it is parsed with its check symbol (a typo raises, naming the
-    card) and the entry keeps the UNREADABLE flag, since no signature was checked.
+    card) and the entry keeps the UNREADABLE flag, since no signature was checked. An ID
+    typed for a (batch, position) that the scan does not have is refused, not ignored.
     """
     manual_ids = manual_ids or {}
     spoiled = frozenset(spoiled)
@@ -425,6 +426,11 @@ def build_manifest(
                 flags.add(CardFlag.SPOILED)
             entries.append(ManifestEntry(batch, position, ballot_id, frozenset(flags),
                                          f"{result.file}:{result.page}", manual, style_id))
+    stray = sorted(set(manual_ids) - {(e.batch, e.position) for e in entries}, key=repr)
+    if stray:
+        batch, position = stray[0]
+        raise EncodingError("an ID was typed for a card that is not in the scan",
+                            f"batch {batch!r} position {position}")
     # Only this election's cards count toward repeats; a foreign card's ID is its own.
     counted = Counter(
         e.ballot_id for e in entries

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from e2e.errors import UsageError
+from e2e.errors import EncodingError, UsageError
 from e2e.identity import WriterIdentity
 from e2e.keystore import atomic_write
 from paper.ids import BallotId
@@ -68,11 +68,14 @@ def _named(values: Sequence[str], what: str) -> dict[str, str]:
     return out
 
 
+_COUNT = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() would take others
+
+
 def _counts(values: Sequence[str], what: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, text in _named(values, what).items():
-        if not text.isdigit():
-            raise UsageError(f"{text!r} is not a count", what)
+        if not _COUNT.fullmatch(text):
+            raise UsageError(f"{text!r} is not a count (0 to 999999999)", what)
         out[name] = int(text)
     return out
 
@@ -311,7 +314,12 @@ def test_deck(election_spec: str, test_group: bool, device_dir: Path, count: int
 
 
 def _read_rows(path: Path) -> list[PlacedEntry]:
-    return read_manifest_csv(path.read_text(encoding="utf-8"), str(path))
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise EncodingError(f"not UTF-8 text (byte {err.start})", str(path)) from None
+    return read_manifest_csv(text, str(path))
 
 
 def _batch_files(path: Path) -> tuple[Path, ...]:
@@ -324,7 +332,7 @@ def _batch_files(path: Path) -> tuple[Path, ...]:
     return (path,)
 
 
-_MANUAL = re.compile(r"(?P<batch>.+):(?P<position>[0-9]+)=(?P<id>.+)")
+_MANUAL = re.compile(r"(?P<batch>.+):(?P<position>[1-9][0-9]{0,8})=(?P<id>.+)")
 
 
 @click.command()
@@ -366,7 +374,11 @@ def scan(files: tuple[Path, ...], election_spec: str, test_group: bool,
     for value in manual:
         found = _MANUAL.fullmatch(value)
         if found is None:
-            raise UsageError(f"expected BATCH:POSITION=ID, not {value!r}", "--manual")
+            raise UsageError(f"expected BATCH:POSITION=ID (position from 1), not {value!r}",
+                             "--manual")
+        if found["batch"] not in {b.name for b in batches}:
+            raise UsageError(f"no batch {found['batch']!r} among those scanned", "--manual")
+        BallotId.parse(found["id"], f"--manual {value}")  # a typo is refused before scanning
         typed[(found["batch"], int(found["position"]))] = found["id"]
     pages: list[tuple[str, int, PageResult]] = []
     reporter = RichReporter()

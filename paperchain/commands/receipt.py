@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from e2e.encoding import canonical_json
-from e2e.errors import EncodingError, UsageError
+from e2e.errors import EncodingError, PaperchainError, UsageError
 from e2e.keystore import atomic_write
 from e2e.ledger.client import read_setup
 from e2e.ledger.http_client import HttpLedger
@@ -29,9 +29,9 @@ def _hex(text: str, what: str, length: int | None = None) -> bytes:
     try:
         raw = bytes.fromhex(cleaned)
     except ValueError:
-        raise EncodingError(f"{what} must be hexadecimal", what) from None
+        raise EncodingError("must be hexadecimal", what) from None
     if length is not None and len(raw) != length:
-        raise EncodingError(f"{what} must be {length} bytes ({2 * length} hex digits)", what)
+        raise EncodingError(f"must be {length} bytes ({2 * length} hex digits)", what)
     return raw
 
 
@@ -70,8 +70,12 @@ def check(tracking_code: str | None, qr_payload: str | None, ledger_spec: str,
     if qr_payload is not None:
         setup = read_setup(operator, allow_test_group=test_group)
         devices = [w.key for w in setup.writers_with_role(Role.DEVICE)]
-        decoded = decode_receipt(_hex(qr_payload, "--qr-payload"), election_id=setup.election_id,
-                                 device_keys=devices, operator_key=setup.operator_key)
+        raw = _hex(qr_payload, "--qr-payload")
+        try:
+            decoded = decode_receipt(raw, election_id=setup.election_id, device_keys=devices,
+                                     operator_key=setup.operator_key)
+        except PaperchainError as err:  # name the option: "--qr-payload byte 27: truncated…"
+            raise err.at("--qr-payload") from None
         code, promise = decoded.tracking_code, decoded.promise
         expected = "cast" if decoded.status == ReceiptStatus.CAST else "challenged"
     else:
