@@ -44,7 +44,7 @@ __all__ = [
 
 TAG_PREFIX = "paperchain/v1/"
 
-Field = bytes | str | int | ElementModP | ElementModQ | Sequence["Field"]
+Field = bytes | bytearray | memoryview | str | int | ElementModP | ElementModQ | Sequence["Field"]
 
 
 class Tag(StrEnum):
@@ -82,6 +82,13 @@ def encode_field(value: Field) -> bytes:
     """enc(v) of docs/spec.md §3.1 (without the outer length prefix)."""
     if isinstance(value, bytes):
         return value
+    if isinstance(value, bytearray):
+        return bytes(value)  # the same byte string: never read as a list of small integers
+    if isinstance(value, memoryview):
+        if value.format not in ("B", "b", "c") or not value.c_contiguous:
+            raise EncodingError(f"cannot hash a memoryview of format {value.format!r}; "
+                                "give its bytes")
+        return value.tobytes()
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, bool):

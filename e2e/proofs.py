@@ -30,7 +30,7 @@ from e2e.elgamal import Ciphertext
 from e2e.errors import InvalidProof, UsageError
 from e2e.fixedbase import PrecomputedPool, powerer
 from e2e.group import ElementModP, ElementModQ, GroupParameters, _trusted_p, _trusted_q
-from e2e.hashing import Field, Tag, hash_to_exponent
+from e2e.hashing import Field, Tag, encode_field, hash_to_exponent
 from e2e.nonces import NonceSource
 
 __all__ = [
@@ -75,6 +75,8 @@ def encode_nested(value: bytes | Sequence[object]) -> bytes:
     """
     if type(value) is bytes:
         return value
+    if isinstance(value, bytearray | memoryview):
+        return encode_field(value)  # a byte string, never a list of small integers
     parts = [_U32.pack(len(value))]  # type: ignore[arg-type]
     for item in value:  # type: ignore[union-attr]
         encoded = encode_nested(item)  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ from e2e.hashing import (
 )
 from e2e.manifest import demo_manifest
 from e2e.nonces import DerivedNonces, RandomNonces, fresh_seed
+from e2e.proofs import encode_nested
 
 
 def _field(data: bytes) -> bytes:
@@ -66,6 +67,22 @@ def test_rejects_boolean_field(value: bool) -> None:
 def test_rejects_unhashable_types(value: object) -> None:
     with pytest.raises(EncodingError, match="cannot hash"):
         encode_field(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("make", [bytearray, memoryview, lambda b: memoryview(bytearray(b))])
+def test_bytes_like_values_are_the_same_byte_string(make) -> None:  # type: ignore[no-untyped-def]
+    """A bytearray or memoryview is a Sequence of ints: it must still hash as its bytes
+    (not as a list of 8-byte integers), alone, nested, and on the proofs' fast path."""
+    data = b"\x00\x01ab"
+    assert encode_field(make(data)) == data
+    assert encode_field([make(data), [make(data)]]) == encode_field([data, [data]])
+    assert hash_fields(Tag.TRACKING_CODE, make(data)) == hash_fields(Tag.TRACKING_CODE, data)
+    assert encode_nested([make(data), [make(data)]]) == encode_field([data, [data]])
+
+
+def test_rejects_memoryview_of_wider_items() -> None:
+    with pytest.raises(EncodingError, match="memoryview of format 'I'"):
+        encode_field(memoryview(bytearray(8)).cast("I"))
 
 
 def test_encodes_strings_as_utf8_and_bytes_as_themselves() -> None:
