@@ -28,6 +28,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from e2e.errors import UsageError
 from tally.risk import DiscrepancyCounts
@@ -103,7 +104,7 @@ class Contest:
     kind: ContestKind
     candidates: tuple[str, ...]
     seats: int = 1
-    share_to_win: float | None = None
+    share_to_win: float | Fraction | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -145,6 +146,14 @@ class Contest:
         return float(self.share_to_win)
 
     @property
+    def exact_share(self) -> Fraction:
+        """f as an exact rational (a `Fraction` given stays exact; a float is taken at its
+        binary value): who won is decided with it, never with rounded arithmetic."""
+        if self.share_to_win is None:
+            raise UsageError(f"contest {self.name!r} is not a supermajority contest")
+        return Fraction(self.share_to_win)
+
+    @property
     def votes_allowed(self) -> int:
         """How many marks a valid vote may have."""
         if self.kind is ContestKind.PLURALITY:
@@ -179,8 +188,9 @@ class Assorter:
     @property
     def upper_bound(self) -> float:
         """u: 1 for a pair, 1/(2f) for a supermajority."""
-        f = self.contest.share_to_win
-        return 1.0 if f is None else 1 / (2 * f)
+        if self.contest.share_to_win is None:
+            return 1.0
+        return 1 / (2 * self.contest.supermajority_share)
 
     def assort(self, votes: Votes) -> float:
         """A(b) for one reading. `Absent.NOT_ON_CARD` is no vote (1/2); `Absent.PHANTOM`, a
@@ -346,9 +356,9 @@ def reported_winners(contest: Contest, totals: Mapping[str, int]) -> tuple[str, 
     counts = _check_totals(contest, totals)
     if contest.kind is ContestKind.SUPERMAJORITY:
         valid = sum(counts.values())
-        f = contest.supermajority_share
+        f = contest.exact_share
         for name in contest.candidates:
-            if valid and counts[name] > f * valid:
+            if valid and counts[name] > f * valid:  # exact: a tie at f fails, as in the results
                 return (name,)
         raise UsageError(
             f"contest {contest.name!r}: no candidate has more than {f} of the valid votes; "
@@ -395,15 +405,16 @@ def make_assertions(
         raise UsageError(f"contest {contest.name!r}: {contest.seats} winners expected")
     if contest.kind is ContestKind.SUPERMAJORITY:
         (winner,) = chosen
-        f = contest.supermajority_share
         valid = sum(counts.values())
-        margin = counts[winner] / (f * cards) - valid / cards
-        if margin < 0:
+        # Exact, then rounded once: a winner exactly at the share has margin 0.0, not ±ε.
+        exact = Fraction(counts[winner]) / (contest.exact_share * cards) - Fraction(valid, cards)
+        if exact < 0:
             raise UsageError(
                 f"contest {contest.name!r}: {winner!r} has {counts[winner]} of {valid} valid "
-                f"votes, not more than {f} of them"
+                f"votes, not more than {contest.share_to_win} of them"
             )
-        return (Assertion(Assorter(contest, winner, None), margin, cards, counts[winner], None),)
+        return (Assertion(Assorter(contest, winner, None), float(exact), cards, counts[winner],
+                          None),)
     assertions = []
     for winner in chosen:
         for loser in contest.candidates:

@@ -313,7 +313,7 @@ def audit_contest(contest: Any) -> Contest:
     candidates = tuple(s.id for s in contest.selections)
     if contest.kind is ManifestKind.SUPERMAJORITY:
         return Contest(contest.id, ContestKind.SUPERMAJORITY, candidates,
-                       share_to_win=float(contest.threshold))
+                       share_to_win=contest.threshold)  # the exact Fraction
     if contest.kind is ManifestKind.PLURALITY and contest.vote_for == contest.winners:
         return Contest(contest.id, ContestKind.PLURALITY, candidates, seats=contest.winners)
     return Contest(contest.id, ContestKind.APPROVAL, candidates, seats=contest.winners)

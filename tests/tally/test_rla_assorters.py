@@ -300,3 +300,39 @@ def test_only_a_supermajority_contest_has_a_share() -> None:
 def test_rejects_assertion_population_that_is_not_a_count(population: object) -> None:
     with pytest.raises(UsageError, match="population"):
         Assertion(Assorter(MAYOR, "alice", "bob"), 0.1, population, 10, 0)  # type: ignore[arg-type]
+
+
+# --- the supermajority rule is the manifest's, exactly ----------------------------------------
+
+
+def test_supermajority_tie_at_the_share_fails_as_in_the_results() -> None:
+    """docs/spec.md §10: yes wins when d·yes > n·(yes + no) — strictly, in exact arithmetic.
+    15/22 is one of many shares where float(f)·22 < 15, so a float comparison would let a
+    tie pass; the audit must agree with the published results that it fails."""
+    from fractions import Fraction
+
+    from e2e.manifest import Manifest
+    from tally.audit import audit_contest
+    from tally.results import Results, contest_results
+
+    share = Fraction(15, 22)
+    assert float(share) * 22 < 15  # what a float comparison would conclude
+    manifest = Manifest.from_bytes(b"""{"version": 1, "election_id": "tie", "name": {"en": "T"},
+      "jurisdiction": {"en": "T"}, "date": "2026-11-03", "languages": ["en"],
+      "contests": [{"id": "bond", "title": {"en": "Bond"}, "kind": "supermajority",
+        "vote_for": 1, "threshold": {"numerator": 15, "denominator": 22},
+        "selections": [{"id": "yes", "label": {"en": "Yes"}},
+                       {"id": "no", "label": {"en": "No"}}]}],
+      "ballot_styles": [{"id": "all", "label": {"en": "All"}, "contests": ["bond"]}]}""")
+    (result,) = contest_results(manifest, Results(0, (1, 2), ((0, 0, None, 15), (0, 1, None, 7))),
+                                {0: 22})
+    assert result.winners == ("No",)
+    contest = audit_contest(manifest.contests[0])
+    assert contest.exact_share == share
+    with pytest.raises(UsageError, match="nobody won"):
+        reported_winners(contest, {"yes": 15, "no": 7})
+    assert reported_winners(contest, {"yes": 16, "no": 7}) == ("yes",)
+    (tied,) = make_assertions(contest, {"yes": 15, "no": 7}, cards=22, winners=["yes"])
+    assert tied.margin == 0.0  # exactly: only a full hand count can confirm it
+    with pytest.raises(UsageError, match="not more than"):
+        make_assertions(contest, {"yes": 14, "no": 8}, cards=22, winners=["yes"])
