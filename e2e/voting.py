@@ -74,6 +74,7 @@ __all__ = [
     "VotingDevice",
     "alpha_keys",
     "check_cast_payloads",
+    "observe_voting",
     "voting_admission_checks",
 ]
 

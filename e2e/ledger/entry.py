@@ -28,6 +28,7 @@ __all__ = [
     "GENESIS_PREVIOUS",
     "Entry",
     "Envelope",
+    "check_chain",
     "decode_entry",
     "decode_envelope",
     "leaf_hash_of",

@@ -149,3 +149,18 @@ def test_package_all_lists_only_existing_names(package: str) -> None:
     assert isinstance(module.__all__, list)
     for item in module.__all__:
         assert hasattr(module, item) or importlib.util.find_spec(f"{package}.{item}"), item
+
+
+# The e2e library's public API is its modules' __all__: every public class and function a
+# module defines is listed (the other packages are checked by their own tests or not yet).
+_E2E_MODULES = [m for m in _modules() if m == "e2e" or m.startswith("e2e.")]
+
+
+@pytest.mark.parametrize("name", _E2E_MODULES)
+def test_e2e_all_lists_every_public_class_and_function(name: str) -> None:
+    module = importlib.import_module(name)
+    listed = set(getattr(module, "__all__", ()))
+    defined = {n for n, v in vars(module).items()
+               if not n.startswith("_") and (inspect.isclass(v) or inspect.isfunction(v))
+               and getattr(v, "__module__", None) == name}
+    assert defined <= listed, f"{name}: public but not in __all__: {sorted(defined - listed)}"
