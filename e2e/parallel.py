@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -43,7 +44,7 @@ from e2e.ballot import (
     verify_opening,
 )
 from e2e.context import ElectionContext
-from e2e.encoding import Reader, parse_json_object
+from e2e.encoding import parse_json_object
 from e2e.errors import PaperchainError, RecordError, UsageError
 from e2e.fixedbase import prepare
 from e2e.ledger.types import EntryType
@@ -60,6 +61,7 @@ __all__ = [
     "link_chain",
     "make_executor",
     "shared_executor",
+    "strip_proofs",
     "verified_rows",
     "verify_chunk",
 ]
@@ -205,13 +207,18 @@ def _digest(value: mpz, width: int) -> bytes:
     return hashlib.sha256(int(value).to_bytes(width, "big")).digest()
 
 
+STRIPPED_MAGIC = b"PCCS"
+"""Leads ``strip_proofs``'s form, which no decoder accepts: only ``verified_rows`` reads it."""
+
+
 def verified_rows(context: ElectionContext, payload: bytes
                   ) -> tuple[BallotHeader, list[tuple[int, list[tuple[mpz, mpz]]]]]:
     """Header and ciphertexts of a ``ballot``/``challenge`` payload this process has already
-    decoded and verified in full (``e2e.verdicts``): read without checks, never on
-    unverified bytes."""
-    if payload[:4] == COMPACT_MAGIC:
-        return _compact_rows(context, payload)
+    decoded and verified in full (``e2e.verdicts``), or of its ``strip_proofs`` form: read
+    without checks, never on unverified bytes."""
+    magic = payload[:4]
+    if magic in (COMPACT_MAGIC, STRIPPED_MAGIC):
+        return _compact_rows(context, payload, proofs=magic == COMPACT_MAGIC)
     obj = parse_json_object(payload, "payload")
     ballot = obj["ballot"]
     header = BallotHeader(ballot["device_id"], ballot["session"], ballot["sequence"],
@@ -223,29 +230,89 @@ def verified_rows(context: ElectionContext, payload: bytes
     return header, rows
 
 
-def _compact_rows(context: ElectionContext, payload: bytes
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_HEADER_TEXTS = 3  # device ID, session, style ID (the sequence between the 2nd and 3rd)
+
+
+def _header_end(payload: bytes) -> int:
+    """Offset of u32(#contests) in a compact (or stripped) payload."""
+    offset = 6  # magic, payload version, compact ballot version
+    for k in range(_HEADER_TEXTS):
+        offset += 4 + _U32.unpack_from(payload, offset)[0] + (8 if k == 1 else 0)
+    return offset + 64  # previous and tracking codes
+
+
+def strip_proofs(context: ElectionContext, payload: bytes) -> bytes:
+    """A verified compact ``ballot`` payload without its proofs, for a chunk whose worker
+    only multiplies ciphertexts (a quarter of the bytes to send): ``STRIPPED_MAGIC``, then
+    the compact layout (``EncryptedBallot.to_compact``) with every ``proof`` left out.
+    Any other payload is returned as it is. Never on unverified bytes."""
+    if payload[:4] != COMPACT_MAGIC:
+        return payload
+    group = context.group
+    branch = 2 * group.p_bytes + 2 * group.q_bytes
+    width = 2 * group.p_bytes
+    u32 = _U32.unpack_from
+    view = memoryview(payload)
+    offset = _header_end(payload)
+    parts: list[bytes | memoryview] = [STRIPPED_MAGIC, view[4:offset + 4]]
+    offset += 4
+    for _ in range(u32(payload, offset - 4)[0]):
+        parts.append(view[offset:offset + 8])  # u32(index) ‖ u32(#selections)
+        offset += 8
+        for _ in range(u32(payload, offset - 4)[0]):
+            end = offset + width
+            parts.append(view[offset:end])  # α ‖ β
+            offset = end + 4 + u32(payload, end)[0] * branch
+        offset += 4 + u32(payload, offset)[0] * branch  # the contest's proof
+    if offset != len(payload):
+        raise RecordError("the payload does not end where its layout does", "payload")
+    return b"".join(parts)
+
+
+def _compact_rows(context: ElectionContext, payload: bytes, *, proofs: bool
                   ) -> tuple[BallotHeader, list[tuple[int, list[tuple[mpz, mpz]]]]]:
-    """``verified_rows`` of a compact payload: the ciphertexts sliced out at their offsets,
-    the proofs skipped by length (the layout is ``EncryptedBallot.to_compact``'s)."""
+    """``verified_rows`` of a compact payload (``proofs``) or of its stripped form: the
+    ciphertexts sliced out at their offsets, the proofs skipped by length. The payload
+    passed the checked decoder before, so offsets are read without bounds messages; a
+    truncated payload still raises (``struct.error``), never misreads."""
     p_bytes, q_bytes = context.group.p_bytes, context.group.q_bytes
     branch = 2 * p_bytes + 2 * q_bytes
-    reader = Reader(payload, "payload")
-    reader.fixed(6, "magic, versions")
-    device_id, session = reader.text("device_id"), reader.text("session")
-    sequence = reader.u64("sequence")
-    header = BallotHeader(device_id, session, sequence, reader.text("style_id"),
-                          reader.fixed(32, "previous_code"), reader.fixed(32, "tracking_code"))
+    u32, u64, from_bytes = _U32.unpack_from, _U64.unpack_from, mpz.from_bytes
+    offset = 6  # magic, payload version, compact ballot version
+
+    def text() -> str:
+        nonlocal offset
+        (length,) = u32(payload, offset)
+        offset += 4 + length
+        return payload[offset - length:offset].decode("utf-8")
+
+    device_id, session = text(), text()
+    (sequence,) = u64(payload, offset)
+    offset += 8
+    style_id = text()
+    header = BallotHeader(device_id, session, sequence, style_id,
+                          payload[offset:offset + 32], payload[offset + 32:offset + 64])
+    offset += 64
+    (contests,) = u32(payload, offset)
+    offset += 4
     rows = []
-    for _ in range(reader.u32("contests")):
-        index = reader.u32("index")
+    for _ in range(contests):
+        index, selections = u32(payload, offset)[0], u32(payload, offset + 4)[0]
+        offset += 8
         row = []
-        for _ in range(reader.u32("selections")):
-            cipher = reader.fixed(2 * p_bytes, "ciphertext")
-            row.append((mpz(int.from_bytes(cipher[:p_bytes], "big")),
-                        mpz(int.from_bytes(cipher[p_bytes:], "big"))))
-            reader.fixed(reader.u32("branches") * branch, "proof")
-        reader.fixed(reader.u32("branches") * branch, "proof")
+        for _ in range(selections):
+            middle = offset + p_bytes
+            end = middle + p_bytes
+            row.append((from_bytes(payload[offset:middle], "big"),
+                        from_bytes(payload[middle:end], "big")))
+            offset = end + 4 + u32(payload, end)[0] * branch if proofs else end
+        if proofs:
+            offset += 4 + u32(payload, offset)[0] * branch
         rows.append((index, row))
+    if offset != len(payload):
+        raise RecordError("the payload does not end where its layout does", "payload")
     return header, rows
 
 

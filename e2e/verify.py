@@ -55,6 +55,7 @@ from e2e.parallel import (
     ChunkOutcome,
     PartialAggregate,
     shared_executor,
+    strip_proofs,
     verified_rows,
     verify_chunk,
 )
@@ -222,6 +223,7 @@ class _Queued:
     payload: bytes
     mark: int  # len(report.findings) when it was queued ...
     inserted: int  # ... and how many findings had been inserted before then
+    verified: bool  # the verdict by leaf hash is already held (none to add)
 
 
 class _CachedSignatureEntry(Entry):
@@ -469,15 +471,18 @@ class RecordVerifier:
         if self._registry is None:
             self._registry = registry_for(extended)
         kind = entry.entry_type
-        verified = VerdictCache.ballot_by_leaf(extended, kind, leaf) in self._verdicts
-        if not verified and VerdictCache.ballot_by_payload(extended, kind, entry.payload) \
-                in self._verdicts:
-            verified = True  # admitted by this process's ledger operator
-        task = BallotTask(index, kind, entry.payload, where, verified,
+        by_leaf = VerdictCache.ballot_by_leaf(extended, kind, leaf) in self._verdicts
+        # ... or admitted by this process's ledger operator (its verdict is by payload)
+        verified = by_leaf or VerdictCache.ballot_by_payload(
+            extended, kind, entry.payload) in self._verdicts
+        # A verified cast ballot's worker only multiplies its ciphertexts: send those alone.
+        payload = (strip_proofs(self.context, entry.payload)
+                   if verified and kind == EntryType.BALLOT else entry.payload)
+        task = BallotTask(index, kind, payload, where, verified,
                           digests=self._registry.known(index, leaf) is None)
         self._batch.append((task, _Queued(index, kind, entry.writer_id, where, leaf,
                                           entry.payload, len(self.report.findings),
-                                          self._insertions)))
+                                          self._insertions, by_leaf)))
         if len(self._batch) >= self._chunk_size:
             self._send()
 
@@ -546,15 +551,19 @@ class RecordVerifier:
         chains.advance(header)  # one finding per bad ballot, not a cascade down the chain
         if problem is None and result.verify_error is not None:
             problem = result.verify_error.error()
-        digests = result.digests
-        if digests is None and registry.known(item.index, item.leaf) is None:
-            # The registry forgot it meanwhile (the pass diverged from the ledger it held).
-            _, rows = verified_rows(context, item.payload)
-            digests = tuple(hashlib.sha256(int(a).to_bytes(context.group.p_bytes, "big"))
-                            .digest() for _, row in rows for a, _ in row)
-        repeated = registry.register(item.index, item.leaf, digests, self._last_ballot)
+        # The answer given to this ballot of this ledger prefix before, if any (one query;
+        # asked again here, in order: an earlier ballot of a diverging pass may have made
+        # the registry forget it since it was queued).
+        repeated = registry.known(item.index, item.leaf)
+        if repeated is None:
+            digests = result.digests
+            if digests is None:  # forgotten meanwhile: the digests were not computed
+                _, rows = verified_rows(context, item.payload)
+                digests = tuple(hashlib.sha256(int(a).to_bytes(context.group.p_bytes, "big"))
+                                .digest() for _, row in rows for a, _ in row)
+            repeated = registry.register(item.index, item.leaf, digests, self._last_ballot)
         self._last_ballot = item.index
-        if result.decode_error is None and result.verify_error is None:
+        if not item.verified and result.decode_error is None and result.verify_error is None:
             self._verdicts.add(VerdictCache.ballot_by_leaf(context.extended_base_hash,
                                                            item.kind, item.leaf))
         if problem is None and repeated:

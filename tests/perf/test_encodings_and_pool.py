@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from e2e.ballot import encrypt_ballot, mark_ballot, verify_ballot
-from e2e.errors import EncodingError, InvalidElement
+from e2e.errors import EncodingError, InvalidElement, RecordError
 from e2e.fixedbase import PrecomputedPool
 from e2e.group import TEST_GROUP
-from e2e.voting import CastBallot, check_cast_payloads
+from e2e.parallel import STRIPPED_MAGIC, strip_proofs, verified_rows
+from e2e.voting import BallotHeader, CastBallot, check_cast_payloads
 
 G = TEST_GROUP
 
@@ -74,3 +77,37 @@ def test_proofs_from_the_pool_verify_and_use_each_entry_once(context) -> None:
                    for b in s.proof.branches}
     assert not commitments & {b.commitment_g for c in second.contests for s in c.selections
                               for b in s.proof.branches}
+
+
+def _rows(ballot) -> list[tuple[int, list[tuple[int, int]]]]:
+    return [(c.index, [(s.ciphertext.alpha.value, s.ciphertext.beta.value)
+                       for s in c.selections]) for c in ballot.contests]
+
+
+def test_verified_rows_read_the_ballot_from_every_form(context, ballot) -> None:
+    compact = CastBallot(ballot).to_payload(compact=True)
+    stripped = strip_proofs(context, compact)
+    assert stripped[:4] == STRIPPED_MAGIC
+    assert len(stripped) < len(compact) / 2
+    for payload in (compact, stripped, CastBallot(ballot).to_payload()):
+        header, rows = verified_rows(context, payload)
+        assert header == BallotHeader.of(ballot)
+        assert rows == _rows(ballot)
+    json_payload = CastBallot(ballot).to_payload()
+    assert strip_proofs(context, json_payload) is json_payload
+
+
+def test_stripped_form_is_refused_as_a_ballot(context, ballot) -> None:
+    stripped = strip_proofs(context, CastBallot(ballot).to_payload(compact=True))
+    with pytest.raises(EncodingError):
+        CastBallot.from_payload(stripped, G, "p")
+    assert check_cast_payloads(context, [(stripped, "p")])[0].decode_error is not None
+
+
+def test_verified_rows_refuse_a_truncated_or_longer_payload(context, ballot) -> None:
+    compact = CastBallot(ballot).to_payload(compact=True)
+    for payload in (compact, strip_proofs(context, compact)):
+        with pytest.raises(RecordError, match="does not end"):
+            verified_rows(context, payload + b"\x00")
+        with pytest.raises((RecordError, struct.error)):
+            verified_rows(context, payload[:-1])
