@@ -21,10 +21,20 @@ DESIGN.md, "Voting and the Benaloh challenge" and "Paper". The HTTP pages
 
 Nothing persists: sessions, tokens, choices, ballot IDs and tracking codes live in
 memory only, until the session ends; PDFs are handed to the printer and dropped; the
-kiosk writes no file and logs nothing about a voter. A session idle longer than
-``idle_timeout`` expires; a printed ballot left undecided is then challenged (its
-paper must be spoiled, and the challenge entry names that paper, so reconciliation
-finds it), never cast. ``clock`` is injected (monotonic seconds).
+kiosk writes no file and logs nothing about a voter.
+
+The time-out (docs/spec.md §21.2, "The time-out"): a session without a request for
+``idle_timeout`` seconds expires (the page warns ``warning`` seconds before and offers
+more time; every view says how long is left, by the kiosk's own clock). Before
+printing, nothing is kept: the choices only ever lived in the page. A printed ballot
+left undecided is **challenged, never cast**: its opening goes on the ledger (so its
+encryption can never be cast later), its CHALLENGED receipt is printed, and the count
+of such ballots is told to the poll worker with the next activation code, so the paper
+gets marked SPOILED (the challenge entry names that paper, so reconciliation finds it).
+Either way the activation is used up. If the challenge cannot be published (the
+ledger is unreachable), the kiosk takes itself out of service; the encryption stays
+unpublished and is dropped at restart, so it cannot be cast either. ``clock`` is
+injected (monotonic seconds).
 """
 
 from __future__ import annotations
@@ -105,6 +115,8 @@ class Activation:
     token: str  # printed form, e.g. "7ZQ4M-0XT8K"
     style_id: str
     expires_in: float
+    # Printed ballots challenged by a time-out since the previous code: papers to spoil.
+    timed_out_spoiled: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +129,7 @@ class SessionView:
     challenges: int
     idle_timeout: float
     warning: float
+    expires_in: float  # seconds until the time-out, unless a request comes first
     tracking_code: bytes | None  # while the printed ballot awaits the decision
 
 
@@ -182,6 +195,7 @@ class Kiosk:
         self._sessions: dict[bytes, _Voter] = {}  # SHA-256(session secret) → voter
         self._failures: list[float] = []
         self._fault: str | None = None
+        self._timed_out_spoiled = 0
 
     # --- poll worker -------------------------------------------------------------------
 
@@ -194,7 +208,9 @@ class Kiosk:
             self._drop_expired_tokens(now)
             token = "".join(secrets.choice(CROCKFORD_ALPHABET) for _ in range(TOKEN_SYMBOLS))
             self._tokens[_digest(token)] = (style_id, now + self.settings.activation_ttl)
-            return Activation(f"{token[:5]}-{token[5:]}", style_id, self.settings.activation_ttl)
+            spoiled, self._timed_out_spoiled = self._timed_out_spoiled, 0
+            return Activation(f"{token[:5]}-{token[5:]}", style_id, self.settings.activation_ttl,
+                              spoiled)
 
     # --- the voter's session -------------------------------------------------------------
 
@@ -337,8 +353,12 @@ class Kiosk:
             if voter.state is SessionState.PRINTED:
                 try:
                     self._challenge(voter)
+                    self._timed_out_spoiled += 1
                 except PaperchainError:
-                    self._fault = "a timed-out ballot could not be challenged"
+                    # Never cast: the pending encryption stays unpublished until a restart
+                    # drops it; the paper in the tray must still be spoiled.
+                    self._fault = ("a timed-out ballot could not be challenged; mark its "
+                                   "paper SPOILED")
             self._drop(voter)
         return len(expired)
 
@@ -399,6 +419,7 @@ class Kiosk:
         voter.tracking_code = None
 
     def _view(self, voter: _Voter) -> SessionView:
+        left = max(0.0, voter.last_seen + self.settings.idle_timeout - self._clock())
         return SessionView(voter.state, voter.style_id, voter.language, voter.challenges,
-                           self.settings.idle_timeout, self.settings.warning,
+                           self.settings.idle_timeout, self.settings.warning, left,
                            voter.tracking_code if voter.state is SessionState.PRINTED else None)

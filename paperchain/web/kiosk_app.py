@@ -68,7 +68,7 @@ def _ballot(manifest: Manifest, style_id: str) -> dict[str, Any]:
 def _session_json(kiosk: Kiosk, view: SessionView) -> dict[str, Any]:
     return {"state": str(view.state), "style_id": view.style_id, "language": view.language,
             "challenges": view.challenges, "idle_timeout": view.idle_timeout,
-            "warning": view.warning,
+            "warning": view.warning, "expires_in": round(view.expires_in, 1),
             "tracking_code": None if view.tracking_code is None
             else format_tracking_code(view.tracking_code),
             "ballot": _ballot(kiosk.manifest, view.style_id)}
@@ -181,7 +181,8 @@ def create_kiosk_app(kiosk: Kiosk, *, poll_worker_secret: bytes) -> FastAPI:
             raise OutOfRange(f"no ballot style {style_id!r}", "body.style_id") from None
         activation = await run_in_threadpool(kiosk.issue_activation, style_id)
         return {"token": activation.token, "style_id": activation.style_id,
-                "expires_in": activation.expires_in}
+                "expires_in": activation.expires_in,
+                "timed_out_spoiled": activation.timed_out_spoiled}
 
     @app.post("/v1/elections/{requested}/session")
     async def start(requested: str, request: Request) -> JSONResponse:

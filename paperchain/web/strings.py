@@ -89,8 +89,20 @@ _ENGLISH: Mapping[str, str] = {
     "timeout_title": "Do you need more time?",
     "timeout_text": "The kiosk will stop in {s} seconds if nothing happens.",
     "more_time": "I need more time",
+    "timeout_text_printed": "The kiosk will stop in {s} seconds if nothing happens. Your "
+                            "printed ballot has not been cast: if the kiosk stops, it will "
+                            "NOT be cast. It will be challenged, and the paper spoiled.",
     "timed_out": "The session ended because nothing happened for a while. Ask a poll "
                  "worker for help.",
+    "timed_out_nothing_kept": "Nothing was printed and nothing you chose was kept. To vote, "
+                              "ask a poll worker for a new code.",
+    "timed_out_printed_title": "Time ran out: the printed ballot was NOT cast",
+    "timed_out_printed_text": "Nothing happened for a while, so the kiosk challenged the "
+                              "printed ballot instead of casting it. It will not be counted. "
+                              "Give the paper and the challenge receipt to a poll worker, who "
+                              "marks the paper SPOILED. To vote, ask a poll worker for a new "
+                              "code.",
+    "ok": "OK",
     "error": "Something went wrong: {reason}",
     "ended": "Thank you for voting.",
     "cancel": "Stop and leave",
@@ -173,8 +185,20 @@ _SPANISH: Mapping[str, str] = {
     "timeout_title": "¿Necesita más tiempo?",
     "timeout_text": "El quiosco se detendrá en {s} segundos si no pasa nada.",
     "more_time": "Necesito más tiempo",
+    "timeout_text_printed": "El quiosco se detendrá en {s} segundos si no pasa nada. Su "
+                            "boleta impresa no ha sido emitida: si el quiosco se detiene, NO "
+                            "se emitirá. Será impugnada y el papel anulado.",
     "timed_out": "La sesión terminó porque no pasó nada durante un rato. Pida ayuda a un "
                  "trabajador electoral.",
+    "timed_out_nothing_kept": "No se imprimió nada y no se guardó nada de lo que eligió. Para "
+                              "votar, pida un código nuevo a un trabajador electoral.",
+    "timed_out_printed_title": "Se acabó el tiempo: la boleta impresa NO se emitió",
+    "timed_out_printed_text": "No pasó nada durante un rato, así que el quiosco impugnó la "
+                              "boleta impresa en lugar de emitirla. No se contará. Entregue el "
+                              "papel y el recibo de impugnación a un trabajador electoral, que "
+                              "marca el papel ANULADO. Para votar, pida un código nuevo a un "
+                              "trabajador electoral.",
+    "ok": "Aceptar",
     "error": "Algo salió mal: {reason}",
     "ended": "Gracias por votar.",
     "cancel": "Parar y salir",

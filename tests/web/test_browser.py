@@ -164,6 +164,10 @@ def test_voter_story_challenge_then_cast_and_find_the_receipt(browser: Any, tmp_
         page.click("#cast")
         page.wait_for_selector("#finish")
         assert page.inner_text("#tracking-code") == cast_code
+        page.go_back()  # no way back to the printed ballot's decision
+        page.wait_for_timeout(500)
+        assert page.query_selector("#finish") is not None
+        assert page.query_selector("#cast") is None
         check_axe(page, "kiosk cast done")
         shoot(page, "kiosk-cast")
         again = page.evaluate("""async (path) => {
@@ -205,6 +209,12 @@ def test_voter_story_challenge_then_cast_and_find_the_receipt(browser: Any, tmp_
             if name in ("board", "entries"):
                 shoot(board, f"board-{name}")
             no_csp_violations(board)
+            board.close()
+        for viewport, scale, label in ((PHONE, 1, "phone"), (ZOOM_200, 2, "zoom200")):
+            board = new_page(browser, viewport, scale)
+            board.goto(f"{web.public_url}/elections/{web.election_id}/board")
+            check_axe(board, f"bulletin board ({label})")
+            shoot(board, f"board-board-{label}")
             board.close()
         for view in (page, checker, wide, zoomed):
             view.close()
@@ -305,7 +315,56 @@ def test_time_out_warns_then_ends_the_session(browser: Any, tmp_path: Path) -> N
         page.click("#more-time")
         assert page.is_hidden("#timeout")
         page.wait_for_selector("text=The session ended", timeout=20_000)
+        assert "nothing you chose was kept" in page.inner_text("main")
+        assert web.spooled("ballot-record") == []
         page.close()
+    finally:
+        web.close()
+
+
+def test_time_out_of_a_printed_ballot_challenges_it_and_tells_the_poll_worker(
+        browser: Any, tmp_path: Path) -> None:
+    """Printed, then nobody decides: the warning says the ballot will NOT be cast; at the
+    time-out the kiosk challenges it, the page says so until OK is pressed, and the poll
+    worker's next code comes with the reminder to spoil the paper."""
+    from e2e.ledger.http_client import HttpLedger
+
+    web = start_web_election(tmp_path, idle_timeout=20.0, warning=8.0)
+    try:
+        page = open_kiosk(browser, web)
+        activate(page, web)
+        mark_first_choices(page)
+        page.click("#print")
+        page.wait_for_selector("#cast")
+        with HttpLedger(web.network.url) as ledger:
+            before = ledger.size()
+        page.wait_for_selector("#timeout:not([hidden])", timeout=30_000)
+        assert "NOT be cast" in page.inner_text("#timeout-text")
+        check_axe(page, "kiosk time-out warning on a printed ballot")
+        page.wait_for_selector("#not-cast", timeout=30_000)
+        assert "NOT cast" in page.inner_text("h1")
+        assert "SPOILED" in page.inner_text("#not-cast")
+        check_axe(page, "kiosk: a printed ballot timed out")
+        shoot(page, "kiosk-timed-out-printed")
+        with HttpLedger(web.network.url) as ledger:
+            entries = list(ledger.entries(before))
+        assert [e.entry_type for _, e in entries] == ["challenge"]
+        assert len(web.spooled("receipt")) == 1  # the CHALLENGED receipt
+        page.wait_for_timeout(16_000)  # unlike other endings, the notice stays
+        assert page.query_selector("#not-cast") is not None
+        page.click("#timeout-ok")
+        page.wait_for_selector("#token")
+
+        worker = new_page(browser, KIOSK)
+        worker.goto(web.kiosk_url + "/pollworker")
+        worker.fill("#secret", POLL_SECRET.decode())
+        worker.click("#activate button[type=submit]")
+        worker.wait_for_selector("#result .token")
+        assert "mark it SPOILED" in worker.inner_text("#spoil-notice")
+        check_axe(worker, "poll worker page with a spoil reminder")
+        shoot(worker, "kiosk-pollworker-spoil")
+        for view in (page, worker):
+            view.close()
     finally:
         web.close()
 

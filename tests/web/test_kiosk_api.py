@@ -6,6 +6,8 @@ import json
 import logging
 import re
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -16,7 +18,8 @@ from paper.ids import BallotId, format_tracking_code, parse_tracking_code
 from paper.kiosk import Kiosk, KioskSettings, NoSession, SessionState
 from paper.printing import SpoolPrinter
 from paper.scan import ScanContext, scan_files
-from tests.web.web_helpers import POLL_SECRET, WebElection
+from paperchain.web.kiosk_app import create_kiosk_app
+from tests.web.web_helpers import POLL_SECRET, WebElection, serve_app
 
 
 def start_session(web: WebElection, client: httpx.Client, language: str = "en"
@@ -333,3 +336,265 @@ def test_kiosk_serves_every_script_and_style_itself(web: WebElection) -> None:
             assert httpx.get(web.kiosk_url + src).status_code == 200
     assert "<script>" not in page
     assert " style=" not in page
+
+
+# --- the time-out policy (docs/spec.md §21.2, "The time-out") ------------------------------
+
+
+def step_kiosk(web: WebElection, clock: StepClock) -> Kiosk:
+    """A kiosk on the served election's device whose clock the test moves."""
+    return Kiosk(web.kiosk.device, web.election.device_key, SpoolPrinter(web.spool),
+                 SpoolPrinter(web.spool), KioskSettings("https://check.example", "Clerk", "soon",
+                                                        test_mode=True, idle_timeout=120,
+                                                        warning=30),
+                 clock=clock)
+
+
+@dataclass
+class Stepped:
+    clock: StepClock
+    kiosk: Kiosk
+    client: httpx.Client
+
+
+@pytest.fixture
+def stepped(web: WebElection) -> Iterator[Stepped]:
+    """The kiosk's app served on 127.0.0.1 with a clock the test moves. Expiry happens on
+    the next request (or the app's sweep, whichever comes first: the effect is the same)."""
+    clock = StepClock()
+    kiosk = step_kiosk(web, clock)
+    server = serve_app(create_kiosk_app(kiosk, poll_worker_secret=POLL_SECRET))
+    client = httpx.Client(base_url=server.url)
+    try:
+        yield Stepped(clock, kiosk, client)
+    finally:
+        client.close()
+        server.stop()
+
+
+def step_api(kiosk: Kiosk, path: str) -> str:
+    return f"/v1/elections/{kiosk.election_id}{path}"
+
+
+def step_token(kiosk: Kiosk, client: httpx.Client) -> dict[str, Any]:
+    response = client.post(step_api(kiosk, "/activations"),
+                           json={"version": 1, "style_id": kiosk.manifest.ballot_styles[0].id},
+                           headers={"Authorization": "Bearer " + POLL_SECRET.decode()})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_session_views_count_down_and_keepalive_restarts_the_time_out(
+        stepped: Stepped) -> None:
+    kiosk, client, clock = stepped.kiosk, stepped.client, stepped.clock
+    token = step_token(kiosk, client)["token"]
+    started = client.post(step_api(kiosk, "/session"),
+                          json={"version": 1, "token": token, "language": "en"}).json()
+    assert started["expires_in"] == 120
+    assert started["warning"] == 30
+    clock.now += 100
+    assert client.get(step_api(kiosk, "/session")).json()["expires_in"] == 20  # a look only
+    kept = client.post(step_api(kiosk, "/session/keepalive"), json={"version": 1}).json()
+    assert kept["expires_in"] == 120
+    clock.now += 119
+    assert client.get(step_api(kiosk, "/session")).status_code == 200
+    clock.now += 1
+    gone = client.get(step_api(kiosk, "/session"))
+    assert gone.status_code == 401
+    assert "timed out" in gone.json()["error"]
+
+
+def test_time_out_before_printing_ends_the_session_and_keeps_nothing(
+        web: WebElection, stepped: Stepped) -> None:
+    kiosk, client, clock = stepped.kiosk, stepped.client, stepped.clock
+    token = step_token(kiosk, client)["token"]
+    session = client.post(step_api(kiosk, "/session"),
+                          json={"version": 1, "token": token, "language": "en"}).json()
+    before = ledger_size(web)
+    clock.now += 120
+    late = client.post(step_api(kiosk, "/ballot/print"),
+                       json={"version": 1, "choices": first_choices(session)})
+    assert late.status_code == 401
+    assert ledger_size(web) == before
+    assert list(web.spool.iterdir()) == []
+    assert kiosk.device.pending is None
+    replay = client.post(step_api(kiosk, "/session"),
+                         json={"version": 1, "token": token, "language": "en"})
+    assert replay.status_code == 401  # the activation is used up
+    assert step_token(kiosk, client)["timed_out_spoiled"] == 0
+
+
+def test_time_out_after_printing_challenges_never_casts_and_keeps_nothing(
+        web: WebElection, stepped: Stepped, caplog: pytest.LogCaptureFixture,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    from e2e.ballot import verify_opening
+    from e2e.voting import ChallengedBallot
+
+    caplog.set_level(logging.DEBUG)
+    kiosk, client, clock = stepped.kiosk, stepped.client, stepped.clock
+    token = step_token(kiosk, client)["token"]
+    session = client.post(step_api(kiosk, "/session"),
+                          json={"version": 1, "token": token, "language": "en"}).json()
+    contests = session["ballot"]["contests"]
+    choices = {c["id"]: [c["selections"][-1]["id"]] for c in contests}
+    printed = client.post(step_api(kiosk, "/ballot/print"),
+                          json={"version": 1, "choices": choices})
+    assert printed.status_code == 200
+    code = printed.json()["tracking_code"]
+    before = ledger_size(web)
+    clock.now += 119
+    assert client.get(step_api(kiosk, "/session")).json()["state"] == "printed"
+    assert ledger_size(web) == before
+    clock.now += 120
+    # The voter's late decision is refused: the time-out came first.
+    for decision in ("/ballot/cast", "/ballot/challenge"):
+        late = client.post(step_api(kiosk, decision), json={"version": 1})
+        assert late.status_code == 401, decision
+    # Not cast: the opening is on the ledger, naming the printed paper, and re-encrypts.
+    assert ledger_size(web) == before + 1
+    context = ScanContext(web.election_id, (web.election.device_key.verify_key,),
+                          test_election=True)
+    (record,) = scan_files(web.spooled("ballot-record"), context)
+    ballot_id = BallotId.parse(record.fields["ballot_id"])
+    with HttpLedger(web.network.url) as ledger:
+        ((_, entry),) = list(ledger.entries(before))
+    assert entry.entry_type == "challenge"
+    challenged = ChallengedBallot.from_payload(entry.payload, kiosk.device.context.group,
+                                               "entry")
+    assert challenged.paper_ballot_id == ballot_id.value
+    assert format_tracking_code(challenged.ballot.tracking_code) == code
+    verify_opening(kiosk.device.context, challenged.ballot, challenged.opening)
+    (receipt,) = scan_files(web.spooled("receipt"), context)
+    assert str(receipt.fields["status"]) == "CHALLENGED"
+    assert kiosk.device.pending is None
+    replay = client.post(step_api(kiosk, "/session"),
+                         json={"version": 1, "token": token, "language": "en"})
+    assert replay.status_code == 401
+    # The poll worker is told once, with the next code, to spoil the paper.
+    assert step_token(kiosk, client)["timed_out_spoiled"] == 1
+    assert step_token(kiosk, client)["timed_out_spoiled"] == 0
+    # Nothing about the voter on disk (no CVR: nothing was cast) or in any log.
+    manifest = kiosk.manifest
+    labels = {manifest.contest(c).selection(s).label[lang]
+              for c, picked in choices.items() for s in picked for lang in manifest.languages}
+    labels = {label for label in labels if len(label) >= 6}
+    assert labels
+    secrets_text = [*labels, code, code.replace(" ", ""), _code_hex(code),
+                    str(record.fields["ballot_id"]), ballot_id.value.hex()]
+    out, err = capfd.readouterr()
+    for text in secrets_text:
+        assert text not in caplog.text + out + err, text
+    for directory in (web.kiosk_dir, web.scanner):
+        for path in directory.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes().decode("utf-8", "replace")
+                for text in secrets_text:
+                    assert text not in data, (path.name, text)
+
+
+def test_time_out_whose_challenge_fails_stops_the_kiosk_and_casts_nothing(
+        web: WebElection, stepped: Stepped, monkeypatch: pytest.MonkeyPatch) -> None:
+    from e2e.ledger.http_client import ServiceUnreachable
+
+    kiosk, client, clock = stepped.kiosk, stepped.client, stepped.clock
+    token = step_token(kiosk, client)["token"]
+    session = client.post(step_api(kiosk, "/session"),
+                          json={"version": 1, "token": token, "language": "en"}).json()
+    client.post(step_api(kiosk, "/ballot/print"),
+                json={"version": 1, "choices": first_choices(session)})
+    before = ledger_size(web)
+
+    def unreachable(paper_ballot_id: bytes) -> None:
+        raise ServiceUnreachable("the ledger is unreachable")
+
+    monkeypatch.setattr(kiosk.device, "challenge", unreachable)
+    clock.now += 120
+    assert client.post(step_api(kiosk, "/ballot/cast"), json={"version": 1}).status_code == 401
+    refused = client.post(step_api(kiosk, "/activations"),
+                          json={"version": 1, "style_id": kiosk.manifest.ballot_styles[0].id},
+                          headers={"Authorization": "Bearer " + POLL_SECRET.decode()})
+    assert refused.status_code == 503
+    assert "SPOILED" in refused.json()["error"]
+    assert ledger_size(web) == before
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def test_malformed_json_bodies_get_a_400_not_a_traceback(web: WebElection) -> None:
+    client = httpx.Client()
+    start_session(web, client)
+    before = snapshot(web, client)
+    bodies = {
+        "nested too deeply": b"[" * 5000 + b"]" * 5000,
+        "an integer beyond Python's digit limit": b'{"version": ' + b"9" * 5000 + b"}",
+        "not UTF-8": b'{"version": 1, "choices": {"\xff": []}}',
+        "a duplicate key": b'{"version": 1, "version": 1, "choices": {}}',
+        "NaN": b'{"version": NaN, "choices": {}}',
+        "empty": b"",
+    }
+    for path in ("/ballot/print", "/session", "/session/keepalive", "/activations"):
+        for name, body in bodies.items():
+            response = client.post(web.api(path), content=body, headers={
+                "Content-Type": "application/json",
+                "Authorization": "Bearer " + POLL_SECRET.decode()})
+            assert response.status_code == 400, (path, name, response.text)
+            assert response.json()["where"] == "body", (path, name)
+    assert snapshot(web, client) == before
+
+
+def test_choices_the_ballot_does_not_have_are_refused_and_print_nothing(
+        web: WebElection) -> None:
+    client = httpx.Client()
+    session = start_session(web, client)
+    contest = session["ballot"]["contests"][0]
+    first = contest["selections"][0]["id"]
+    before = snapshot(web, client)
+    for name, change, expected in [
+            ("unknown contest", {"no-such-contest": [first]}, "not on ballot style"),
+            ("unknown selection", {contest["id"]: ["no-such-choice"]}, "unknown selection"),
+            ("a selection twice", {contest["id"]: [first, first]}, "chosen twice"),
+            ("an index, not an ID", {contest["id"]: [0]}, "list of selection IDs")]:
+        choices = first_choices(session)
+        choices.update(change)  # type: ignore[arg-type]
+        response = client.post(web.api("/ballot/print"), json={"version": 1, "choices": choices})
+        assert response.status_code in (400, 422), (name, response.text)
+        assert expected in response.json()["error"], name
+    assert snapshot(web, client) == before
+
+
+def test_cast_after_a_challenge_is_refused(web: WebElection) -> None:
+    client = httpx.Client()
+    choices = first_choices(start_session(web, client))
+    client.post(web.api("/ballot/print"), json={"version": 1, "choices": choices})
+    assert client.post(web.api("/ballot/challenge"), json={"version": 1}).status_code == 200
+    before = snapshot(web, client)
+    for decision in ("/ballot/cast", "/ballot/challenge"):
+        again = client.post(web.api(decision), json={"version": 1})
+        assert again.status_code == 409, decision
+        assert "no printed ballot" in again.json()["error"]
+    assert snapshot(web, client) == before
+
+
+def test_wrong_activation_codes_are_refused_then_locked_out(web: WebElection) -> None:
+    good = web.issue_token()
+    for attempt in range(10):
+        wrong = httpx.post(web.api("/session"), json={"version": 1, "token": "ZZZZZ-ZZZZ" + str(
+            attempt % 10), "language": "en"})
+        assert wrong.status_code == 401, wrong.text
+        assert "not valid" in wrong.json()["error"]
+    locked = httpx.post(web.api("/session"), json={"version": 1, "token": good, "language": "en"})
+    assert locked.status_code == 409
+    assert "too many wrong activation codes" in locked.json()["error"]
+
+
+def test_a_code_is_refused_after_its_session_ended(web: WebElection) -> None:
+    token = web.issue_token()
+    client = httpx.Client()
+    first = client.post(web.api("/session"), json={"version": 1, "token": token, "language": "en"})
+    assert first.status_code == 200
+    assert client.post(web.api("/session/end"), json={"version": 1}).status_code == 200
+    replay = httpx.post(web.api("/session"), json={"version": 1, "token": token,
+                                                   "language": "en"})
+    assert replay.status_code == 401
+    assert "not valid" in replay.json()["error"]

@@ -14,7 +14,8 @@
   const state = {
     config: null, session: null, lang: null, choices: {}, contest: 0, screen: "welcome",
     audio: false, size: 0, contrast: false, reviewReturn: false, lastActivity: Date.now(),
-    lastKeepalive: 0, warningShown: false, decision: null, printed: null,
+    lastKeepalive: 0, warningShown: false, decision: null, printed: null, deadline: 0,
+    lostPrinted: false,
   };
   const app = document.getElementById("app");
 
@@ -54,6 +55,11 @@
     const response = await fetch(base + path, options);
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
+    // Every session view says how long the kiosk itself will wait: the page's countdown
+    // follows the kiosk's clock, not its own guess.
+    if (response.ok && data && typeof data.expires_in === "number" && data.ballot) {
+      state.deadline = Date.now() + data.expires_in * 1000;
+    }
     if (!response.ok) {
       const error = new Error((data && data.error) || ("HTTP " + response.status));
       error.status = response.status;
@@ -316,7 +322,8 @@
       state.screen = "printed";
     } catch (error) {
       state.error = error;
-      state.screen = error.status === 401 ? "timedOut" : "failure";
+      if (error.status === 401) { reset("timedOut"); return; }
+      state.screen = "failure";
     }
     touch(true);
     render();
@@ -378,7 +385,8 @@
       state.printed = null;
     } catch (error) {
       state.error = error;
-      state.screen = error.status === 401 ? "timedOut" : "failure";
+      if (error.status === 401) { reset("timedOut"); return; }
+      state.screen = "failure";
     }
     touch(true);
     // No way back: the page's history holds no earlier step.
@@ -407,16 +415,29 @@
   }
 
   function reset(screen) {
+    // A printed ballot left undecided at the time-out was challenged by the kiosk, never
+    // cast: the voter (or the next person here) is told, and the notice stays until
+    // someone presses OK, so the paper reaches a poll worker to be marked SPOILED.
+    state.lostPrinted = screen === "timedOut" && (state.screen === "printed" || !!state.printed);
     state.session = null; state.choices = {}; state.decision = null; state.printed = null;
-    state.contest = 0; state.screen = screen; state.warningShown = false;
+    state.contest = 0; state.screen = screen; state.warningShown = false; state.deadline = 0;
     render();
-    if (screen === "ended" || screen === "timedOut") {
+    if (screen === "ended" || (screen === "timedOut" && !state.lostPrinted)) {
       setTimeout(() => { if (state.screen === screen) { state.screen = "welcome"; render(); } }, 15000);
     }
   }
 
   function ended() { return [el("h1", {}, t("ended"))]; }
-  function timedOut() { return [el("h1", {}, t("timed_out"))]; }
+  function timedOut() {
+    if (!state.lostPrinted) {
+      return [el("h1", {}, t("timed_out")), el("p", {}, t("timed_out_nothing_kept"))];
+    }
+    return [el("h1", {}, t("timed_out_printed_title")),
+      el("p", { class: "attention", id: "not-cast" }, t("timed_out_printed_text")),
+      el("p", { class: "actions" }, el("button", { type: "button", class: "primary",
+        id: "timeout-ok", onclick: () => { state.lostPrinted = false; state.screen = "welcome";
+          render(); } }, t("ok")))];
+  }
   function failure() {
     return [el("h1", {}, t("error", { reason: state.error ? state.error.message : "" }))];
   }
@@ -434,31 +455,35 @@
   async function touch(force) {
     state.lastActivity = Date.now();
     if (state.warningShown) {
+      force = true;  // the warning is up: only the kiosk's own clock can be extended
       state.warningShown = false;
       const dialog = document.getElementById("timeout");
       if (dialog) dialog.hidden = true;
     }
     if (!state.session) return;
-    if (force || Date.now() - state.lastKeepalive > 15000) {
+    // Activity reaches the kiosk at most every 15 seconds (sooner for short time-outs).
+    const period = Math.min(15000, state.session.idle_timeout * 250);
+    if (force || Date.now() - state.lastKeepalive > period) {
       state.lastKeepalive = Date.now();
       try { await api("/session/keepalive", {}); }
-      catch (error) { if (error.status === 401) reset("timedOut"); }
+      catch (error) { if (error.status === 401 && state.session) reset("timedOut"); }
     }
   }
   setInterval(() => {
     if (!state.session || ["ended", "timedOut", "welcome"].includes(state.screen)) return;
-    const idle = (Date.now() - state.lastActivity) / 1000;
-    const limit = state.session.idle_timeout;
-    const left = Math.ceil(limit - idle);
+    // The kiosk's deadline, as its last answer gave it (activity in between is sent
+    // with the next keepalive, at most 15 seconds later, or at once once warned).
+    const left = Math.ceil((state.deadline - Date.now()) / 1000);
     if (left <= 0) { reset("timedOut"); return; }
     if (left <= state.session.warning) {
       const dialog = document.getElementById("timeout");
-      document.getElementById("timeout-text").textContent = t("timeout_text", { s: left });
+      const key = state.printed ? "timeout_text_printed" : "timeout_text";
+      document.getElementById("timeout-text").textContent = t(key, { s: left });
       if (!state.warningShown) {
         state.warningShown = true;
         dialog.hidden = false;
         document.getElementById("more-time").focus();
-        speak(t("timeout_title") + " " + t("timeout_text", { s: left }));
+        speak(t("timeout_title") + " " + t(key, { s: left }));
       }
     }
   }, 1000);
@@ -477,6 +502,8 @@
     if (next) { event.preventDefault(); next.focus(); }
   });
   document.addEventListener("pointerdown", () => { if (state.session) touch(); });
+  // A key (or a switch) is activity too; while the warning is up it asks for more time.
+  document.addEventListener("keydown", () => { if (state.session) touch(); });
 
   // The browser's Back button never returns to an earlier step.
   history.pushState(null, "", location.pathname);

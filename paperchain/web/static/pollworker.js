@@ -26,6 +26,19 @@
     const note = document.createElement("p");
     note.textContent = "One-time code for ballot style " + data.style_id + ", valid for " +
       minutes + " minutes:";
-    result.replaceChildren(note, code);
+    const shown = [note, code];
+    if (data.timed_out_spoiled > 0) {
+      // A voter left a printed ballot undecided: the kiosk challenged it (never cast).
+      const spoil = document.createElement("p");
+      spoil.className = "attention";
+      spoil.id = "spoil-notice";
+      spoil.textContent = "Attention: " + data.timed_out_spoiled + " printed ballot" +
+        (data.timed_out_spoiled === 1 ? " was" : "s were") + " neither cast nor " +
+        "challenged before the session timed out. The kiosk challenged " +
+        (data.timed_out_spoiled === 1 ? "it" : "them") + " (NOT cast) and printed a " +
+        "CHALLENGED receipt. Take the paper from the printer tray and mark it SPOILED.";
+      shown.unshift(spoil);
+    }
+    result.replaceChildren(...shown);
   });
 })();
