@@ -228,7 +228,13 @@ class EncryptedBallot:
             except InvalidElement as err:  # the range and subgroup checks name no place
                 raise (err if err.where else err.at(where)) from None
 
-        header, contests = _read_ballot(obj, element, group.exponent_from_hex)
+        def exponent(text: object, where: str) -> ElementModQ:
+            try:
+                return group.exponent_from_hex(text, where)
+            except InvalidExponent as err:  # the range check names no place
+                raise (err if err.where else err.at(where)) from None
+
+        header, contests = _read_ballot(obj, element, exponent)
 
         def proof(branches: _Branches[ElementModP, ElementModQ]) -> RangeProof:
             return RangeProof(tuple(RangeBranch(*branch) for branch in branches))
@@ -276,8 +282,13 @@ class EncryptedBallot:
             except InvalidElement as err:
                 raise (err if err.where else err.at(place)) from None
 
-        header, contests = _read_compact(reader, group, where, element,
-                                         group.exponent_from_bytes)
+        def exponent(data: bytes, place: str) -> ElementModQ:
+            try:
+                return group.exponent_from_bytes(data, place)
+            except InvalidExponent as err:  # the range check names no place
+                raise (err if err.where else err.at(place)) from None
+
+        header, contests = _read_compact(reader, group, where, element, exponent)
         return cls(*header, contests=tuple(
             EncryptedContest(index, tuple(
                 EncryptedSelection(Ciphertext(alpha, beta),

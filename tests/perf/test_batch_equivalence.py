@@ -1,12 +1,13 @@
 """The batch path and the simple path agree on adversarial ballots, in batches of 1,000.
 
 25 ballots of 10 contests × 4 selections (1,000 selections, 1,250 proofs) on the test
-group; one value somewhere is replaced by a bad proof response, an element with an
-order-2 component (p − x: not a square), an element with an order-r' component (a
-square outside the subgroup, which only the batched x^q test sees) or a non-canonical
-encoding (x + p). Both paths must reject exactly that ballot and name the same contest
-and selection: the simple path by its error's place, the batch path by its own exact
-checks and bisection (``locate_raw_failures``).
+group, as JSON and as compact payloads; one value somewhere is replaced by a bad proof
+response, an element with an order-2 component (p − x: not a square), an element with
+an order-r' component (a square outside the subgroup, which only the batched x^q test
+sees), a non-canonical element (x + p) or a non-canonical exponent (c + q or v + q).
+Both paths must reject exactly that ballot and name the same contest and selection:
+the simple path by its error's place, the batch path by its own exact checks and
+bisection (``locate_raw_failures``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from e2e.ballot import locate_raw_failures, read_raw_ballot, verify_ballot
-from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json
+from e2e.ballot import (
+    COMPACT_VERSION,
+    locate_raw_failures,
+    read_raw_ballot,
+    read_raw_compact,
+    verify_ballot,
+)
+from e2e.encoding import ObjectReader, canonical_json, field, parse_canonical_json, u32, u64
 from e2e.errors import PaperchainError
 from e2e.group import TEST_GROUP
-from e2e.voting import CastBallot, check_cast_payloads
+from e2e.voting import (
+    COMPACT_MAGIC,
+    COMPACT_PAYLOAD_VERSION,
+    CastBallot,
+    _compact_reader,
+    check_cast_payloads,
+)
 from tests.perf.ledgers import SyntheticElection, bench_manifest
 
 G = TEST_GROUP
@@ -73,18 +86,59 @@ def _order_r_prime(x: int) -> int:
             return int(x * h % G.p)
 
 
-KINDS = ("bad-response", "order-2", "order-r'", "non-canonical")
+def _compact(document: dict) -> bytes:
+    """The compact payload of a (possibly tampered) JSON payload document, byte for byte
+    what ``CastBallot.to_payload(compact=True)`` writes for an honest one."""
+    ballot = document["ballot"]
+
+    def proof(branches: list[list[str]]) -> list[bytes]:
+        return [u32(len(branches)), *(bytes.fromhex(x) for branch in branches for x in branch)]
+
+    parts = [COMPACT_MAGIC, bytes([COMPACT_PAYLOAD_VERSION, COMPACT_VERSION]),
+             field(ballot["device_id"].encode()), field(ballot["session"].encode()),
+             u64(ballot["sequence"]), field(ballot["style_id"].encode()),
+             bytes.fromhex(ballot["previous_code"]), bytes.fromhex(ballot["tracking_code"]),
+             u32(len(ballot["contests"]))]
+    for contest in ballot["contests"]:
+        parts += [u32(contest["index"]), u32(len(contest["selections"]))]
+        for selection in contest["selections"]:
+            parts += [bytes.fromhex(selection["alpha"]), bytes.fromhex(selection["beta"]),
+                      *proof(selection["proof"])]
+        parts += proof(contest["proof"])
+    return b"".join(parts)
 
 
+def test_the_compact_form_of_the_test_documents_is_the_real_one(batch) -> None:
+    _, payloads = batch
+    for payload in payloads[:3]:
+        ballot = CastBallot.from_payload(payload, G, "payload").ballot
+        assert _compact(json.loads(payload)) == CastBallot(ballot).to_payload(compact=True)
+
+
+def _raw(payload: bytes):  # -> RawBallot (decoded as the batch path does, membership left)
+    if payload[:4] == COMPACT_MAGIC:
+        reader = _compact_reader(payload, "payload")
+        raw = read_raw_compact(reader, G, "payload.ballot")
+        reader.end()
+        return raw
+    obj = ObjectReader(parse_canonical_json(payload, "payload"), "payload")
+    return read_raw_ballot(obj.obj("ballot"), G)
+
+
+KINDS = ("bad-response", "order-2", "order-r'", "non-canonical", "non-canonical-exponent")
+
+
+@pytest.mark.parametrize("encoding", ["json", "compact"])
 @pytest.mark.parametrize("kind", KINDS)
 @settings(max_examples=3, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(ballot=st.integers(0, BALLOTS - 1),
        contest=st.integers(0, 9), selection=st.integers(-1, 3),
-       field=st.sampled_from(["alpha", "beta", "a", "b"]), branch=st.integers(0, 1))
+       field=st.sampled_from(["alpha", "beta", "a", "b"]), branch=st.integers(0, 1),
+       exponent=st.sampled_from([2, 3]))
 def test_one_bad_value_in_a_thousand_is_rejected_and_named_by_both_paths(
-        batch, kind: str, ballot: int, contest: int, selection: int, field: str,
-        branch: int) -> None:
+        batch, encoding: str, kind: str, ballot: int, contest: int, selection: int,
+        field: str, branch: int, exponent: int) -> None:
     election, payloads = batch
     context = election.context
     document = json.loads(payloads[ballot])
@@ -97,6 +151,10 @@ def test_one_bad_value_in_a_thousand_is_rejected_and_named_by_both_paths(
     if kind == "bad-response":
         value = int(proof_branch[3], 16)
         proof_branch[3] = format((value + 1) % int(G.q), "x").rjust(2 * G.q_bytes, "0")
+    elif kind == "non-canonical-exponent":  # the challenge (2) or the response (3), + q
+        value = int(proof_branch[exponent], 16) + int(G.q)
+        assert value < 2 ** (8 * G.q_bytes)  # still fits the width: only the range refuses it
+        proof_branch[exponent] = format(value, "x").rjust(2 * G.q_bytes, "0")
     else:
         if field in ("alpha", "beta"):
             holder, key = target, field
@@ -105,8 +163,13 @@ def test_one_bad_value_in_a_thousand_is_rejected_and_named_by_both_paths(
         x = int(holder[key], 16)
         changed = {"order-2": lambda v: int(G.p) - v, "order-r'": _order_r_prime,
                    "non-canonical": lambda v: v + int(G.p)}[kind](x)
+        assert changed < 2 ** (8 * G.p_bytes)
         holder[key] = format(changed, "x").rjust(WIDTH, "0")
-    tampered = canonical_json(document)
+    if encoding == "json":
+        tampered = canonical_json(document)
+    else:
+        tampered = _compact(document)
+        payloads = [_compact(json.loads(p)) for p in payloads]
     expected_place = (contest, None if selection < 0 else selection)
 
     # The simple path: checked decoding, then every proof on its own.
@@ -121,9 +184,8 @@ def test_one_bad_value_in_a_thousand_is_rejected_and_named_by_both_paths(
     assert failing == [ballot]
     raws, decode_failure = [], None
     for i, payload in enumerate(batch_payloads):
-        obj = ObjectReader(parse_canonical_json(payload, "payload"), "payload")
         try:
-            raws.append(read_raw_ballot(obj.obj("ballot"), G))
+            raws.append(_raw(payload))
         except PaperchainError as err:
             assert i == ballot
             decode_failure = str(err)
