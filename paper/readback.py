@@ -29,7 +29,7 @@ from e2e.manifest import Manifest
 from e2e.signing import VerifyKey
 from paper.manifest_views import paper_strings
 from paper.payload import decode_ballot_record
-from paper.scan import read_qr_codes
+from paper.scan import MAX_PAGE_PIXELS, read_qr_codes
 
 __all__ = ["ReadBack", "ReadBackContest", "read_back_scan"]
 
@@ -93,6 +93,10 @@ def _pages(data: bytes) -> tuple[Image.Image, str | None]:
             if len(document) < 1:
                 raise EncodingError("the scanned PDF has no page", "scan")
             page = document[0]
+            width, height = page.get_size()
+            if width * height * (_DPI / 72) ** 2 > MAX_PAGE_PIXELS:
+                raise EncodingError("the scanned page is too large to be a ballot record",
+                                    "scan")
             image = page.render(scale=_DPI / 72, grayscale=True).to_pil()
             textpage = page.get_textpage()
             text = textpage.get_text_range()
@@ -104,7 +108,7 @@ def _pages(data: bytes) -> tuple[Image.Image, str | None]:
     try:
         image = Image.open(BytesIO(data))
         image.load()
-    except (UnidentifiedImageError, OSError) as err:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise EncodingError(f"the scan is neither a PDF nor an image: {err}", "scan") from None
     return image, None
 

@@ -59,6 +59,7 @@ from paper.views import BallotRecordView
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "MAX_PAGE_PIXELS",
     "CardFlag",
     "DeviceFault",
     "ManifestEntry",
@@ -75,6 +76,10 @@ __all__ = [
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 DEFAULT_DPI = 150
+# A rendered page may have at most this many pixels (a Letter page at 600 dpi has 34
+# million): a PDF page of many square metres would otherwise take gigabytes to render.
+# Images are held to Pillow's own limit (DecompressionBombError, twice MAX_IMAGE_PIXELS).
+MAX_PAGE_PIXELS = 64_000_000
 
 
 class DeviceFault(VerificationError):
@@ -168,6 +173,12 @@ def _pdf_pages(path_or_bytes: Path | bytes, dpi: int) -> Iterator[Image.Image]:
         for index in range(len(document)):
             page = document[index]
             try:
+                width, height = page.get_size()
+                if width * height * (dpi / 72) ** 2 > MAX_PAGE_PIXELS:
+                    raise InputError(
+                        f"page {index + 1} is {width / 72 * 25.4:.0f} × "
+                        f"{height / 72 * 25.4:.0f} mm, too large to be a card or a receipt "
+                        f"at {dpi} dpi")
                 yield page.render(scale=dpi / 72, grayscale=True).to_pil()
             finally:
                 page.close()
@@ -215,7 +226,9 @@ def scan_files(
         try:
             for number, image in enumerate(pages, start=1):
                 yield scan_image(image, context, file=str(path), page=number, expect=expect)
-        except (OSError, pypdfium2.PdfiumError) as err:
+        except InputError as err:
+            raise InputError(f"cannot read the file: {err.reason}", str(path)) from None
+        except (OSError, pypdfium2.PdfiumError, Image.DecompressionBombError) as err:
             raise InputError(f"cannot read the file: {err}", str(path)) from None
 
 
@@ -241,7 +254,7 @@ def count_pages(paths: Iterable[str | Path]) -> int:
             else:
                 with Image.open(path) as image:
                     total += getattr(image, "n_frames", 1)
-        except (OSError, pypdfium2.PdfiumError) as err:
+        except (OSError, pypdfium2.PdfiumError, Image.DecompressionBombError) as err:
             raise InputError(f"cannot read the file: {err}", str(path)) from None
     return total
 

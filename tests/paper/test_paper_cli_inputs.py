@@ -238,3 +238,45 @@ def test_receipt_check_refuses_a_bad_qr_payload_naming_the_byte(real: SetupLedge
     hex_qr = qr(payload.to_bytes().hex(), _record_bytes(real).hex())
     _refused(_run("receipt", "check", "--ledger", str(real.directory), "--qr-payload", hex_qr),
              words)
+
+
+# ---------------------------------------------------------------------------- oversized pages
+
+
+def _giant_pdf(path: Path) -> None:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument.new()
+    document.new_page(5000, 5000)  # 1.76 m square: 108 million pixels at 150 dpi
+    document.save(str(path))
+    document.close()
+
+
+def _bomb_png(path: Path) -> None:
+    Image.new("1", (20000, 20000), 1).save(path)  # 90 kB, 400 million pixels
+
+
+@pytest.mark.parametrize(("name", "make", "words"), [
+    ("giant.pdf", _giant_pdf, "page 1 is 1764 × 1764 mm, too large"),
+    ("bomb.png", _bomb_png, "exceeds limit"),
+])
+def test_scan_refuses_a_page_too_large_to_render(real: SetupLedger, tmp_path: Path, name: str,
+                                                 make, words: str) -> None:  # type: ignore[no-untyped-def]
+    make(tmp_path / name)
+    _refused(_scan(real, str(tmp_path / name)), name, "cannot read the file", words)
+
+
+@pytest.mark.parametrize(("make", "words"), [
+    (_giant_pdf, "too large to be a ballot record"),
+    (_bomb_png, "neither a PDF nor an image"),
+])
+def test_kiosk_read_back_refuses_a_page_too_large_to_render(tmp_path: Path, make,
+                                                            words: str) -> None:  # type: ignore[no-untyped-def]
+    from e2e.manifest import demo_manifest
+    from paper.readback import read_back_scan
+
+    path = tmp_path / ("scan.pdf" if make is _giant_pdf else "scan.png")
+    make(path)
+    with pytest.raises(PaperchainError, match=words):
+        read_back_scan(path.read_bytes(), manifest=demo_manifest(),
+                       style_id="ward-1", language="en", device_keys=())
