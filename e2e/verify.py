@@ -388,7 +388,10 @@ class RecordVerifier:
             else:
                 self.report.fail(where, f"no check is known for entry type {kind!r}")
         except PaperchainError as err:
-            self.report.fail_with(err, where)
+            # Always name the ledger entry, also when a check names a place inside it
+            # ("tally contest 0 selection 1", "device kiosk-1 close").
+            inside = err.where is not None and not err.where.startswith(where)
+            self.report.fail_with(err.at(where) if inside else err, where)
 
     def _ceremony_entry(self, index: int, entry: Entry) -> None:
         if self.ceremony is None:
