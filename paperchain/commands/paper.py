@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 
@@ -80,19 +82,31 @@ def _counts(values: Sequence[str], what: str) -> dict[str, int]:
     return out
 
 
+@contextmanager
+def _partial(out: Path) -> Iterator[BinaryIO]:
+    """Write ``out`` through a hidden partial file: it appears only when complete, and
+    nothing is left behind if writing fails."""
+    partial = out.with_name(f".{out.name}.part")
+    try:
+        with partial.open("wb") as handle:
+            yield handle
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(out)
+
+
 def _print(out: Path, documents: Sequence[ReportDocument], *, test: bool, size: str,
            label: str) -> None:
     """Stream documents into ``out`` with a progress bar; the file appears when complete."""
-    partial = out.with_name(f".{out.name}.part")
     reporter = RichReporter()
-    with partial.open("wb") as handle, PaperWriter(handle) as writer:
+    with _partial(out) as handle, PaperWriter(handle) as writer:
         printer = OfficialPrinter(writer, test_election=test, card=_card(size))
         with reporter.progress(label, len(documents)) as advance:
             for document in documents:
                 printer.form(document)
                 advance(1)
         pages = writer.page_count
-    partial.replace(out)
     stderr.print(f"{pages} pages written to {out}" + (" (stamped TEST)" if test else ""))
 
 
@@ -259,6 +273,7 @@ def remake(ledger_spec: str, official_dir: Path, cosigner_dir: Path,
     official = WriterIdentity.open(official_dir, read_passphrase(passphrase_file, "the official"))
     cosigner = WriterIdentity.open(cosigner_dir, read_passphrase(cosigner_passphrase_file,
                                                                  "the cosigner"))
+    damaged = BallotId.parse(ballot_id, "--ballot-id")
     parsed: dict[str, list[str]] = {}
     for choice in choices:
         contest, sep, selection = choice.partition("=")
@@ -266,16 +281,14 @@ def remake(ledger_spec: str, official_dir: Path, cosigner_dir: Path,
             raise UsageError(f"expected CONTEST=SELECTION, not {choice!r}", "--choice")
         parsed.setdefault(contest, []).append(selection)
     election = source.paper_election()
-    partial = out.with_name(f".{out.name}.part")
-    with partial.open("wb") as handle, PaperWriter(handle) as writer:
+    with _partial(out) as handle, PaperWriter(handle) as writer:
         outcome = remake_card(
             OfficialPrinter(writer, test_election=election.test_election), source.ledger,
             election, official_id=official.card.writer_id, official_key=official.key,
             cosigner_id=cosigner.card.writer_id, cosigner_key=cosigner.key,
-            ballot_id=BallotId.parse(ballot_id, "--ballot-id"), style_id=style_id,
+            ballot_id=damaged, style_id=style_id,
             choices=parsed, reason=reason, original_kept_in=original_kept_in,
             language=language)
-    partial.replace(out)
     stderr.print(f"Remake DUPLICATE {outcome.remake} of {outcome.ballot_id} recorded at ledger "
                  f"index {outcome.ledger_index}; card and form written to {out}")
 
@@ -296,17 +309,11 @@ def test_deck(election_spec: str, test_group: bool, device_dir: Path, count: int
     Refused in a real election (no ballot record is ever printed but by the kiosk)."""
     election = ElectionSource.open(election_spec, test_group=test_group).paper_election()
     device = WriterIdentity.open(device_dir, read_passphrase(passphrase_file, "the device"))
-    partial = out.with_name(f".{out.name}.part")
     reporter = RichReporter()
-    try:
-        with partial.open("wb") as handle, PaperWriter(handle) as writer, \
-                reporter.progress("Test deck", count) as advance:
-            print_test_deck(OfficialPrinter(writer, test_election=election.test_election),
-                            election, device.key, count, seed=seed, progress=advance)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(out)
+    with _partial(out) as handle, PaperWriter(handle) as writer, \
+            reporter.progress("Test deck", count) as advance:
+        print_test_deck(OfficialPrinter(writer, test_election=election.test_election),
+                        election, device.key, count, seed=seed, progress=advance)
     stderr.print(f"{count} TEST ballot records written to {out}")
 
 

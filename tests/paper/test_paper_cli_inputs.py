@@ -280,3 +280,41 @@ def test_kiosk_read_back_refuses_a_page_too_large_to_render(tmp_path: Path, make
     with pytest.raises(PaperchainError, match=words):
         read_back_scan(path.read_bytes(), manifest=demo_manifest(),
                        style_id="ward-1", language="en", device_keys=())
+
+
+# ---------------------------------------------------------------------------- print remake
+
+
+@pytest.fixture(scope="module")
+def officials(real: SetupLedger, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two writer identities (passphrase file 'pass'), enough to reach the remake's checks."""
+    from e2e.identity import WriterIdentity
+    from e2e.keystore import KdfLimits
+    from e2e.setup import Role
+
+    directory = tmp_path_factory.mktemp("officials")
+    for name in ("official", "cosigner"):
+        WriterIdentity.create(directory / name, election_id=real.election_id, writer_id=name,
+                              role=Role.OFFICIAL, passphrase=b"passphrase",
+                              limits=KdfLimits(1, 8 * 1024))
+    (directory / "pass").write_text("passphrase\n")
+    return directory
+
+
+@pytest.mark.parametrize(("ballot_id", "style", "words"), [
+    ("123", "ward-1", "--ballot-id"),
+    (str(BallotId(bytes(16))), "no-such-style", "no-such-style"),
+])
+def test_print_remake_refused_leaves_no_file_behind(real: SetupLedger, officials: Path,
+                                                    tmp_path: Path, ballot_id: str, style: str,
+                                                    words: str) -> None:
+    out = tmp_path / "remake.pdf"
+    result = _run("print", "remake", "--ledger", str(real.directory),
+                  "--official", str(officials / "official"),
+                  "--cosigner", str(officials / "cosigner"),
+                  "--passphrase-file", str(officials / "pass"),
+                  "--cosigner-passphrase-file", str(officials / "pass"),
+                  "--ballot-id", ballot_id, "--style", style, "--reason", "torn",
+                  "--original-kept-in", "envelope 1", "--out", str(out))
+    _refused(result, words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither the PDF nor a .part
