@@ -62,6 +62,7 @@ __all__ = [
     "make_executor",
     "shared_executor",
     "strip_proofs",
+    "use_scheduler",
     "verified_rows",
     "verify_chunk",
 ]
@@ -79,7 +80,12 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> E
             from distributed import Client
         except ImportError as err:  # pragma: no cover - dask[distributed] is a dependency
             raise UsageError("--scheduler needs dask[distributed]") from err
-        return Client(scheduler).get_executor()
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as err:
+            raise UsageError(f"cannot use the Dask scheduler at {scheduler!r}: "
+                             f"{str(err)[:200] or type(err).__name__}") from None
+        return client.get_executor()
     return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
 
 
@@ -88,13 +94,27 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> E
 # every worker. A fork copies only the forking thread; the workers run ``verify_chunk``
 # and ``encrypt_chain`` only, which take no lock another thread (a ledger service in the
 # demo) could hold at the fork — no logging, no printing, no I/O but their arguments.
-_shared: ProcessPoolExecutor | None = None
+_shared: Executor | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_executor() -> ProcessPoolExecutor:
-    """The process-wide pool (one worker per CPU), started on first use and shut down at
-    exit; what ``RecordVerifier`` uses by default once a ledger holds many ballots."""
+def use_scheduler(address: str) -> None:
+    """From now on, ``shared_executor`` (what ``RecordVerifier`` uses by default, hence the
+    verification, tally and decryption commands) is the Dask scheduler's at ``address``
+    instead of a local process pool (``paperchain --scheduler ADDRESS``). Its workers
+    become part of the verifier's trusted base."""
+    global _shared
+    executor = make_executor(scheduler=address)
+    with _shared_lock:
+        previous, _shared = _shared, executor
+    if previous is not None:
+        previous.shutdown(wait=False)
+
+
+def shared_executor() -> Executor:
+    """The process-wide executor: one local worker process per CPU, started on first use
+    and shut down at exit, unless ``use_scheduler`` named a Dask scheduler; what
+    ``RecordVerifier`` uses by default once a ledger holds many ballots."""
     global _shared
     with _shared_lock:
         if _shared is None:

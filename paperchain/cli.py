@@ -39,7 +39,12 @@ _GROUPS: tuple[tuple[str, str], ...] = (
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="paperchain")
-def cli() -> None:
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Check ballots in chunks on the workers of this Dask distributed "
+                   "scheduler (e.g. tcp://10.0.0.5:8786) instead of a local process pool: "
+                   "verification, tally and decryption. Those workers become part of what "
+                   "you trust: use only workers you run yourself.")
+def cli(scheduler: str | None) -> None:
     """Paperchain: end-to-end verifiable elections with a voter-verified paper trail.
 
     \b
@@ -61,6 +66,9 @@ def cli() -> None:
 
     Every command explains itself with --help.
     """
+    if scheduler is not None:
+        from e2e.parallel import use_scheduler
+        use_scheduler(scheduler)
 
 
 def _register() -> None:

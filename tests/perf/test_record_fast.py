@@ -11,13 +11,14 @@ flight), and through a Dask cluster.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 
 import pytest
 
 import e2e.parallel
 from e2e.ballot import BallotOpening, chain_seed, encrypt_ballot
 from e2e.encoding import canonical_json
+from e2e.errors import UsageError
 from e2e.group import TEST_GROUP
 from e2e.ledger.entry import Entry
 from e2e.ledger.types import EntryType
@@ -245,3 +246,76 @@ def test_compact_payloads_decode_to_the_same_ballots_and_verify_the_same(electio
     assert len(report["findings"]) >= 1
     assert "excluded from the tally" in report["findings"][0] or "response" in \
         report["findings"][0]
+
+
+def test_a_second_pass_through_a_pool_sends_ciphertexts_alone_and_counts_the_same(
+        election, pool, monkeypatch) -> None:
+    entries = [*election.opening_entries(), *election.chain("kiosk-1", 6, compact=True),
+               *election.chain("kiosk-2", 5, challenge_every=3, compact=True),
+               *election.closing_entries()]
+    verdicts = VerdictCache()
+    options = {"executor": pool, "chunk_size": 3, "in_flight": 2, "verdicts": verdicts}
+    first = RecordVerifier(election.election_id, allow_test_group=True, **options)
+    assert first.run(list(envelopes_of(entries))).ok
+    stripped = []
+    strip = e2e.verify.strip_proofs
+
+    def counting_strip(context, payload):
+        stripped.append(payload)
+        return strip(context, payload)
+
+    monkeypatch.setattr(e2e.verify, "strip_proofs", counting_strip)
+    second = RecordVerifier(election.election_id, allow_test_group=True, **options)
+    assert second.run(list(envelopes_of(entries))).ok
+    assert len(stripped) == first.aggregate.ballots == 11  # every cast ballot, once
+    assert second.aggregate == first.aggregate  # totals, per device too, and every count
+    assert second.cast_codes == first.cast_codes
+
+
+class _Counting(Executor):
+    """Counts the chunks submitted to the executor it wraps."""
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.submitted += 1
+        return self.inner.submit(fn, *args, **kwargs)
+
+
+def test_use_scheduler_moves_the_default_executor_to_dask(election, honest,
+                                                          monkeypatch) -> None:
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(e2e.parallel, "_shared", None)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:  # in-process
+        e2e.parallel.use_scheduler(cluster.scheduler_address)
+        dask = e2e.parallel.shared_executor()
+        assert type(dask).__module__.startswith("distributed")
+        counting = _Counting(dask)
+        e2e.parallel._shared = counting
+        try:  # "auto" moves to the shared executor after four chunks
+            report = _run(election, honest, chunk_size=2, verdicts=VerdictCache())
+        finally:
+            dask.shutdown()
+            dask._client.close()  # type: ignore[attr-defined]  # before its cluster
+            e2e.parallel._shared = None
+    assert counting.submitted > 0
+    assert report == _run(election, honest, fast=False)
+
+
+def test_the_scheduler_option_reaches_the_shared_executor(monkeypatch) -> None:
+    from paperchain.cli import main
+    addresses = []
+    monkeypatch.setattr(e2e.parallel, "use_scheduler", addresses.append)
+    with pytest.raises(SystemExit) as exited:
+        main(["--scheduler", "tcp://127.0.0.1:8786", "bench", "--help"])
+    assert exited.value.code == 0
+    assert addresses == ["tcp://127.0.0.1:8786"]
+
+
+def test_an_unreachable_scheduler_is_a_clear_error() -> None:
+    pytest.importorskip("distributed")
+    with pytest.raises(UsageError, match="cannot use the Dask scheduler"):
+        e2e.parallel.make_executor(scheduler="not-a-scheduler-address::")
