@@ -9,7 +9,7 @@ branch j of a disjunctive proof that (α, β) encrypts one of 0..L under K,
 after decoding every element x with the full test 0 < x < p, x^q = 1 (one ``powmod``
 each), at a cost of about 4 exponentiations per branch plus 1 per element. This module
 checks many proofs at once for a fraction of that, with the same verdict except with
-probability below 2^-126.
+probability at most 2^-126.
 
 What is checked, exactly
 ------------------------
@@ -43,7 +43,8 @@ r' ≈ 2^894), and Q = G_q × G_r' the quadratic residues, of order q·r'.
    E_e = a_j α^{c_j} g^{−v_j} (or b_j β^{c_j} g^{−j c_j} K^{−v_j}) and ρ_e its random
    coefficient; each E_e lies in Q by step 1. If some E_k ≠ 1 its order is q, r' or
    q·r', each > 2^126; fixing every other coefficient, ∏ = 1 for at most one ρ_k mod
-   ord(E_k), i.e. at most two of the 2^128 values of ρ_k: probability ≤ 2^-127. So
+   ord(E_k), i.e. for at most ⌈2^128 / ord(E_k)⌉ ≤ 3 of the 2^128 values of ρ_k (one
+   on the standard group, where ord(E_k) ≥ q > 2^255): probability ≤ 3·2^-128. So
    every (G_j) and (K_j) holds exactly.
 4. Commitments then inherit membership: from (G_j), a_j = g^{v_j}·α^{−c_j} ∈ G_q because
    g, α ∈ G_q; from (K_j), b_j = K^{v_j}·(β/g^j)^{−c_j} ∈ G_q. Only the statement
@@ -51,9 +52,10 @@ r' ≈ 2^894), and Q = G_q × G_r' the quadratic residues, of order q·r'.
 
 So a proof accepted here has every element in G_q and every equation exact, which is
 precisely what the simple path accepts; an honest batch always passes (every E_e = 1,
-X = 1); a batch with any bad proof fails except with probability < 2^-126. A failed
-batch is bisected (``failing_units``) with fresh randomness at each step to name the bad
-units. The random exponents come from ``secrets`` and are never seeded or reused.
+X = 1); a batch with any bad proof fails except with probability at most 2^-128
+(step 2) + 3·2^-128 (step 3) = 2^-126. A failed batch is bisected (``failing_units``)
+with fresh randomness at each step to name the bad units. The random exponents come
+from ``secrets`` and are never seeded or reused.
 """
 
 from __future__ import annotations
