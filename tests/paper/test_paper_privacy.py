@@ -95,3 +95,27 @@ def test_scan_json_lines_hold_exactly_the_specified_keys(real: SetupLedger,
             "duplicate", "remake", "batch", "position", "flags", "manual"}
     # The summary on stderr counts cards and flags, nothing else.
     assert result.stderr.strip().splitlines()[-1] == "2 cards in 1 batches: none flagged"
+
+
+def test_every_ballot_id_printed_for_real_comes_from_secrets() -> None:
+    # BallotId.generate() defaults to secrets.token_bytes (test_paper_ids.py); a call site
+    # handing it anything else (a counter, the nonce, a seeded generator) would make IDs
+    # predictable or linkable to cast order. Only the made-up sample election may.
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    allowed = {root / "paper" / "samples.py"}
+    calls = []
+    for package in ("paper", "paperchain", "e2e", "tally"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "generate"
+                        and isinstance(node.func.value, ast.Name)
+                        and node.func.value.id == "BallotId"):
+                    calls.append(path)
+                    if path not in allowed:
+                        where = f"{path.relative_to(root)}:{node.lineno}"
+                        assert not node.args, f"{where}: BallotId.generate must use secrets"
+                        assert not node.keywords, f"{where}: BallotId.generate must use secrets"
+    assert {p.name for p in calls} >= {"kiosk.py", "demo_paper.py"}  # the search finds them
