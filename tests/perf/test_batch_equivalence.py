@@ -27,6 +27,7 @@ from e2e.ballot import (
     read_raw_ballot,
     read_raw_compact,
     verify_ballot,
+    verify_raw_ballots,
 )
 from e2e.encoding import ObjectReader, canonical_json, field, parse_canonical_json, u32, u64
 from e2e.errors import PaperchainError
@@ -69,6 +70,10 @@ def test_every_honest_ballot_passes_both_paths(batch) -> None:
     assert all(_simple(election.context, p) is None for p in payloads)
     checked = check_cast_payloads(election.context, [(p, "payload") for p in payloads])
     assert all(c.decode_error is None and c.verify_error is None for c in checked)
+    # ... accepted by the batch itself, not by the simple path it falls back to
+    for form in (payloads, [_compact(json.loads(p)) for p in payloads]):
+        verified = verify_raw_ballots(election.context, [_raw(p) for p in form])
+        assert all(ballot is not None for ballot in verified)
 
 
 def _place(text: str) -> tuple[int, int | None]:
