@@ -2,9 +2,10 @@
 
 Each script prints its own report; this runner adds a header per script, the time it
 took and, at the end, a summary. A script that fails does not stop the others; the exit
-status is non-zero if any failed. Options after ``--`` go to every script, e.g.
-``python benchmarks/run_all.py -- --quick``. Scripts are run in name order with the
-same interpreter, from the repository root.
+status is non-zero if any failed. Options after ``--`` go to every script that defines
+them, e.g. ``python benchmarks/run_all.py -- --quick`` (a script without ``--quick``
+runs as it is). Scripts are run in name order with the same interpreter, from the
+repository root.
 """
 
 from __future__ import annotations
@@ -17,14 +18,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _known(script: Path, options: list[str]) -> list[str]:
+    """The flags among ``options`` that ``script`` defines (by its source's
+    ``add_argument("--flag"`` lines); anything else in ``options`` is passed as given."""
+    source = script.read_text(encoding="utf-8")
+    return [o for o in options
+            if not o.startswith("--") or f'"{o.split("=", 1)[0]}"' in source]
+
+
 def main(argv: list[str]) -> int:
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
     results = []
     for script in scripts:
-        print(f"\n===== {script.name} =====", flush=True)
+        options = _known(script, extra)
+        print(f"\n===== {script.name} {' '.join(options)} =====".rstrip(), flush=True)
         started = time.perf_counter()
-        code = subprocess.run([sys.executable, str(script), *extra], cwd=ROOT,
+        code = subprocess.run([sys.executable, str(script), *options], cwd=ROOT,
                               check=False).returncode
         results.append((script.name, code, time.perf_counter() - started))
     print("\n===== summary =====")
