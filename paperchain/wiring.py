@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+
 from e2e.election_ledger import election_operator
+from e2e.errors import UsageError
 from e2e.ledger.directory import LedgerConfig, open_ledger_directory
 from e2e.ledger.heads import Clock, HeadLog, HeadSigner, system_clock
 from e2e.ledger.http_client import HttpLedger, is_url
@@ -42,6 +45,9 @@ def open_ledger(spec: str | Path) -> tuple[NodeLedger | HttpLedger, LedgerConfig
     """
     text = str(spec)
     if is_url(text):
-        client = HttpLedger(text)
-        return client, client.node_info()
+        try:
+            client = HttpLedger(text)
+            return client, client.node_info()
+        except httpx.InvalidURL as err:  # e.g. a bad port or an unclosed [IPv6 address]
+            raise UsageError(f"not a valid ledger URL: {err}", "--ledger") from None
     return open_local_ledger(Path(text))
