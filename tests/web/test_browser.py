@@ -237,7 +237,7 @@ def test_overvote_cannot_be_entered_by_keyboard(browser: Any, web: WebElection) 
     page.wait_for_selector("#token")
     page.click("#audio")
     assert page.get_attribute("#audio", "aria-pressed") == "true"
-    page.select_option("#language", "es")
+    page.click("#language-es")
     page.wait_for_selector("text=Bienvenido")
     page.focus("#token")
     page.keyboard.type(web.issue_token())
@@ -285,6 +285,51 @@ def test_overvote_cannot_be_entered_by_keyboard(browser: Any, web: WebElection) 
     shoot(zoomed, "kiosk-contest-zoom200")
     for view in (page, phone, zoomed):
         view.close()
+
+
+def switch_press(page: Any, selector: str) -> None:
+    """A two-switch user: "next" (ArrowDown) until ``selector`` has focus, then "select"
+    (Enter). Fails if the control cannot be reached that way."""
+    for _ in range(40):
+        if page.evaluate("(s) => !!document.activeElement && document.activeElement.matches(s)",
+                         selector):
+            page.keyboard.press("Enter")
+            return
+        page.keyboard.press("ArrowDown")
+    raise AssertionError(f"{selector} cannot be reached with the 'next' switch")
+
+
+def test_two_switches_alone_take_a_voter_from_code_to_cast(browser: Any, web: WebElection
+                                                           ) -> None:
+    """Every step by "next" and "select" only (typing the code aside): mark, confirm an
+    undervote, print, challenge, vote again, cast. The language never changes on the way."""
+    page = open_kiosk(browser, web)
+    switch_press(page, "#token")
+    page.keyboard.type(web.issue_token())
+    switch_press(page, "#start")
+    page.wait_for_selector("#next")
+    for round_ in range(2):
+        while page.query_selector("#next"):
+            if not page.is_checked("ul.options li:first-child input"):  # kept after a challenge
+                switch_press(page, "ul.options li:first-child input")
+                page.wait_for_selector("ul.options li:first-child input:checked")
+            switch_press(page, "#next")
+            if page.query_selector("#undervote-ok"):
+                switch_press(page, "#undervote-ok")
+        page.wait_for_selector("#print")
+        switch_press(page, "#print")
+        page.wait_for_selector("#cast")
+        if round_ == 0:
+            switch_press(page, "#challenge")
+            page.wait_for_selector("#vote-again")
+            switch_press(page, "#vote-again")
+            page.wait_for_selector("#next")
+    switch_press(page, "#cast")
+    page.wait_for_selector("#finish")
+    assert page.evaluate("() => document.documentElement.lang") == "en"
+    assert [p.name.split("-")[0] for p in web.spooled("receipt")] == ["receipt", "receipt"]
+    switch_press(page, "#finish")
+    page.close()
 
 
 def test_checker_refuses_forged_codes_and_thinly_cosigned_heads(browser: Any, web: WebElection

@@ -89,21 +89,26 @@
     document.documentElement.lang = state.lang || "en";
   }
   function settingsBar() {
+    // Languages are buttons, not a <select>: a two-switch user's "next" (an arrow key)
+    // must move between controls, never change a value on the way.
     const languages = state.config.languages;
-    const select = el("select", { id: "language", "aria-label": t("language") },
-      languages.map((code) => el("option", { value: code, selected: code === state.lang },
-        languageName(code))));
-    select.addEventListener("change", async () => {
-      state.lang = select.value;
+    async function choose(code) {
+      if (code === state.lang) return;
+      state.lang = code;
       if (state.session) {
         try { state.session = await api("/session/language", { language: state.lang }); }
         catch (e) { /* shown on the next step */ }
       }
       applySettings();
       render();
-    });
+    }
+    const picker = el("span", { class: "group", role: "group", "aria-labelledby": "language-label" },
+      el("span", { id: "language-label", class: "inline" }, t("language") + ":"),
+      languages.map((code) => el("button", { type: "button", id: "language-" + code, lang: code,
+        "aria-pressed": String(code === state.lang), onclick: () => choose(code) },
+      languageName(code))));
     return el("nav", { class: "settings", "aria-label": t("text_size") + ", " + t("language") },
-      el("label", { for: "language", class: "inline" }, t("language") + " "), select,
+      picker,
       el("span", { class: "group", role: "group", "aria-label": t("text_size") },
         el("button", { type: "button", id: "smaller",
           disabled: state.size === 0, onclick: () => { state.size -= 1; applySettings(); render(); } },
@@ -490,6 +495,12 @@
 
   // --- keyboard and switches: arrows move like Tab; Enter and Space press ------------------
   document.addEventListener("keydown", (event) => {
+    // A switch that sends Enter ticks a choice as Space does (a checkbox ignores Enter).
+    if (event.key === "Enter" && event.target && event.target.type === "checkbox") {
+      event.preventDefault();
+      event.target.click();
+      return;
+    }
     if (!["ArrowDown", "ArrowUp", "ArrowRight", "ArrowLeft"].includes(event.key)) return;
     if (event.target && event.target.tagName === "SELECT") return;
     const typing = event.target && event.target.tagName === "INPUT" && event.target.type !== "checkbox";
