@@ -6,7 +6,9 @@ DESIGN.md, "Scale". Three kinds of chunk run here:
   ``challenge`` entries: decoding, batch verification (``e2e.batch``), the α digests and
   each device's partial product of the valid cast ballots' ciphertexts. ``RecordVerifier``
   keeps everything that depends on ledger order (chains, sequences, phases, α uniqueness)
-  in its own process and applies the chunks' outcomes in order (``e2e.verify``).
+  in its own process and applies the chunks' outcomes in order (``e2e.verify``). A cast
+  ballot this process has verified before (the tally's pass) is sent without its proofs
+  (``strip_proofs``: a quarter of the bytes), and its worker only multiplies.
 * ``encrypt_chain`` — bulk encryption for benchmarks and tests: a run of consecutive
   ballots of one device chain, linked afterwards by ``link_chain``.
 
