@@ -302,8 +302,14 @@ def switch_press(page: Any, selector: str) -> None:
 def test_two_switches_alone_take_a_voter_from_code_to_cast(browser: Any, web: WebElection
                                                            ) -> None:
     """Every step by "next" and "select" only (typing the code aside): mark, confirm an
-    undervote, print, challenge, vote again, cast. The language never changes on the way."""
-    page = open_kiosk(browser, web)
+    undervote, print, challenge, vote again, cast. The language never changes on the way;
+    read aloud, the printed screen speaks the tracking code."""
+    page = new_page(browser, KIOSK)
+    page.add_init_script(SPEECH_PROBE)
+    page.goto(web.kiosk_url + "/")
+    page.wait_for_selector("#token")
+    switch_press(page, "#audio")
+    page.wait_for_selector("#audio[aria-pressed=true]")
     switch_press(page, "#token")
     page.keyboard.type(web.issue_token())
     switch_press(page, "#start")
@@ -319,6 +325,8 @@ def test_two_switches_alone_take_a_voter_from_code_to_cast(browser: Any, web: We
         page.wait_for_selector("#print")
         switch_press(page, "#print")
         page.wait_for_selector("#cast")
+        spoken = " ".join(page.evaluate("() => window.__spoken"))
+        assert page.inner_text("#tracking-code") in spoken
         if round_ == 0:
             switch_press(page, "#challenge")
             page.wait_for_selector("#vote-again")

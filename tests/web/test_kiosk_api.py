@@ -540,6 +540,16 @@ def test_malformed_json_bodies_get_a_400_not_a_traceback(web: WebElection) -> No
                 "Authorization": "Bearer " + POLL_SECRET.decode()})
             assert response.status_code == 400, (path, name, response.text)
             assert response.json()["where"] == "body", (path, name)
+
+    def endless() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"version": 1, "choices": {"x": ["'
+        for _ in range(64):
+            yield b"a" * 1024
+        yield b'"]}}'
+
+    huge = client.post(web.api("/ballot/print"), content=endless(),
+                       headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413
     assert snapshot(web, client) == before
 
 
