@@ -1,10 +1,13 @@
 """The ledger operator for an election: base rules plus the ceremony's and voting's checks.
 
 ``election_operator`` builds a ``LedgerOperator`` that also refuses ceremony entries
-that break the ceremony's rules (bad proofs, out-of-turn steps) and ballots that
-fail their proofs, style, device chain or α uniqueness, and card remakes that break
-their rules (``e2e.remake``). Checks for entries after the close of voting (tally,
-audit) are added by the packages that define them.
+that break the ceremony's rules (bad proofs, out-of-turn steps), a ``voting-open`` or
+``voting-close`` whose payload is not a canonical ``PhaseNote``, ballots that fail
+their proofs, style, device chain or α uniqueness, and card remakes that break their
+rules (``e2e.remake``). Checks for entries after the close of voting (tally, CVRs,
+audit) are added by the packages that define them (``tally.admission``, wired in by
+``paperchain.wiring``); they find the election context in ``state.extras["context"]``
+once the key ceremony has closed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from e2e.ledger.entry import Entry
 from e2e.ledger.operator import AdmissionCheck, LedgerOperator, LedgerState
 from e2e.ledger.store import LogStore
 from e2e.ledger.types import EntryType
+from e2e.official import PhaseNote
 from e2e.remake import CardRemake, RemakeTracker, check_remake
 from e2e.signing import SigningKey
 from e2e.voting import observe_voting, voting_admission_checks
@@ -74,9 +78,16 @@ def election_operator(
             current.apply(index, entry)
             if current.outcome is not None and state.setup is not None:
                 context_of["context"] = ElectionContext(state.setup, current.outcome)
+                state.extras["context"] = context_of["context"]  # for extra_checks
         observe_voting(state, index, entry, context_of)
 
+    def check_phase_note(state: LedgerState, index: int, entry: Entry) -> Sequence[bytes]:
+        PhaseNote.decode(entry.payload, "payload")
+        return ()
+
     checks: dict[str, AdmissionCheck] = {t: check_ceremony for t in CEREMONY_TYPES}
+    checks[EntryType.VOTING_OPEN] = check_phase_note
+    checks[EntryType.VOTING_CLOSE] = check_phase_note
     checks.update(voting_admission_checks(context_of))
     checks[EntryType.CARD_REMAKE] = check_card_remake
     checks.update(extra_checks or {})

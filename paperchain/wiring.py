@@ -16,6 +16,7 @@ from e2e.ledger.directory import LedgerConfig, open_ledger_directory
 from e2e.ledger.heads import Clock, HeadLog, HeadSigner, system_clock
 from e2e.ledger.http_client import HttpLedger, is_url
 from e2e.ledger.node import LedgerNode, NodeInfo, NodeLedger
+from tally.admission import admission_checks, observe_after_close
 
 __all__ = ["open_ledger", "open_ledger_node", "open_local_ledger"]
 
@@ -25,7 +26,9 @@ def open_ledger_node(directory: Path, clock: Clock = system_clock
     """The operator's node over a ledger directory: every admission check, head signing."""
     config, key, store = open_ledger_directory(directory)
     operator = election_operator(store, key, config.election_id,
-                                 allow_test_group=config.test_group)
+                                 allow_test_group=config.test_group,
+                                 extra_checks=admission_checks(),
+                                 extra_observers=(observe_after_close,))
     info = NodeInfo("operator", config.election_id, config.origin, config.operator_key,
                     config.test_group)
     signer = HeadSigner(HeadLog(store), key, config.origin, config.election_id, clock)

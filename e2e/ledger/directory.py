@@ -18,7 +18,7 @@ from pathlib import Path
 from e2e.encoding import ObjectReader, canonical_json, parse_json_object
 from e2e.errors import SecretStoreError, UsageError
 from e2e.keystore import atomic_write
-from e2e.ledger.store import LogStore, open_store
+from e2e.ledger.store import LogStore, directory_store_location, open_store
 from e2e.signing import SigningKey, VerifyKey
 
 __all__ = ["LedgerConfig", "init_ledger_directory", "open_ledger_directory"]
@@ -37,15 +37,15 @@ class LedgerConfig:
     store_url: str
 
     def store_location(self) -> str:
-        if self.store_url.startswith("sqlite:"):
-            return str(self.directory / self.store_url.removeprefix("sqlite:"))
-        return self.store_url
+        return directory_store_location(self.directory, self.store_url,
+                                        str(self.directory / CONFIG))
 
 
 def init_ledger_directory(directory: Path, *, election_id: str, test_group: bool = False,
                           origin: str | None = None, store_url: str = "sqlite:ledger.sqlite"
                           ) -> LedgerConfig:
     directory = Path(directory)
+    directory_store_location(directory, store_url, "--store")  # refuse before writing
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / CONFIG).exists():
         raise UsageError("this directory already holds a ledger", str(directory))

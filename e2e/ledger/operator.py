@@ -230,6 +230,11 @@ class LedgerOperator:
     def store(self) -> LogStore:
         return self._store
 
+    @property
+    def checked_types(self) -> frozenset[str]:
+        """The entry types that have a content check at admission (step 6)."""
+        return frozenset(self._checks)
+
     def _stored_entries(self) -> Iterator[tuple[int, Entry]]:
         for index, raw in enumerate(self._store.envelopes(0, self._store.size())):
             yield index, decode_envelope(raw, f"stored envelope {index}").entry()

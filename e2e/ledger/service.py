@@ -41,6 +41,7 @@ from e2e.errors import (
     InputError,
     PaperchainError,
     StateError,
+    UsageError,
     VerificationError,
 )
 from e2e.ledger.entry import MAX_PAYLOAD, leaf_hash_of
@@ -68,6 +69,7 @@ __all__ = [
     "create_app",
     "head_json",
     "serve_in_thread",
+    "server_config",
     "status_for",
     "url_of",
 ]
@@ -422,8 +424,13 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     # Accepted connections inherit this: without it, a response written in two segments
     # (head, body) waits out the client's delayed ACK — 40 ms per request on Linux.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(128)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except (OSError, OverflowError) as err:  # unknown host, address in use, not ours
+        sock.close()
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise UsageError(f"cannot listen on {host} port {port}: {reason}", "--host") from None
     return sock
 
 
@@ -432,11 +439,16 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def server_config(app: FastAPI) -> uvicorn.Config:
+    """How every ledger or witness service runs: warnings only and no access log, so no
+    lookup (a tracking code, an entry ID, a client's address) is ever written down."""
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+
+
 def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start serving ``app`` in a daemon thread; return once it accepts connections."""
     sock = bind_socket(host, port)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                               name=f"ledger-service {url_of(sock)}")
     thread.start()

@@ -34,6 +34,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
@@ -64,6 +65,7 @@ __all__ = [
     "StoreCorrupted",
     "StoredHead",
     "UnsupportedStoreVersion",
+    "directory_store_location",
     "open_store",
 ]
 
@@ -710,13 +712,42 @@ def open_store(location: str | os.PathLike[str]) -> SqlLogStore:
     if not isinstance(text, str) or not text:
         raise UsageError("a store location must be a non-empty path or URL")
     if text.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
         from e2e.ledger.store_postgres import PostgresLogStore
 
-        return PostgresLogStore(text)
+        try:
+            return PostgresLogStore(text)
+        except psycopg.Error as err:  # the message names host and port, never a password
+            raise UsageError(f"cannot open the PostgreSQL store: {_first_line(err)}",
+                             "store") from None
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]
     elif "://" in text:
         raise UsageError(f"unknown store URL scheme in {text!r}: use a path, sqlite:/// or postgresql://")
+    import sqlite3
+
     from e2e.ledger.store_sqlite import SqliteLogStore
 
-    return SqliteLogStore(text)
+    try:
+        return SqliteLogStore(text)
+    except sqlite3.Error as err:  # not a database, unreadable, a directory, …
+        raise UsageError(f"cannot open the SQLite store: {err}", text) from None
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def directory_store_location(directory: Path, store_url: str, where: str) -> str:
+    """Where a ledger's or witness's directory keeps its store: ``sqlite:FILE`` (relative
+    to the directory) or a ``postgresql://`` URL; anything else is refused."""
+    if store_url.startswith("sqlite:"):
+        name = store_url.removeprefix("sqlite:")
+        if not name:
+            raise UsageError(f"store {store_url!r}: give sqlite:FILE, a file in the directory",
+                             where)
+        return str(directory / name)
+    if store_url.startswith(("postgresql://", "postgres://")):
+        return store_url
+    raise UsageError(f"store {store_url!r}: use sqlite:FILE or a postgresql:// URL", where)

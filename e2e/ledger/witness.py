@@ -50,7 +50,7 @@ from e2e.ledger.heads import (
 from e2e.ledger.monitor import HeldHead, Party, compare_heads
 from e2e.ledger.node import LedgerNode, LedgerView, NodeInfo
 from e2e.ledger.operator import LedgerState
-from e2e.ledger.store import LogStore, PendingEntry, open_store
+from e2e.ledger.store import LogStore, PendingEntry, directory_store_location, open_store
 from e2e.merkle import verify_consistency
 from e2e.setup import ElectionSetup, WitnessInfo
 from e2e.signing import SigningKey, VerifyKey
@@ -89,9 +89,8 @@ class WitnessConfig:
     store_url: str
 
     def store_location(self) -> str:
-        if self.store_url.startswith("sqlite:"):
-            return str(self.directory / self.store_url.removeprefix("sqlite:"))
-        return self.store_url
+        return directory_store_location(self.directory, self.store_url,
+                                        str(self.directory / CONFIG))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +110,7 @@ def init_witness_directory(directory: Path, *, witness_id: str, election_id: str
                            test_group: bool = False, store_url: str = "sqlite:witness.sqlite"
                            ) -> WitnessConfig:
     directory = Path(directory)
+    directory_store_location(directory, store_url, "--store")  # refuse before writing
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / CONFIG).exists():
         raise UsageError("this directory already holds a witness", str(directory))

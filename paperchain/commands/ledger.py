@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 import uvicorn
+from fastapi import FastAPI
 
 from e2e.encoding import canonical_json
 from e2e.errors import StateError, UsageError
@@ -19,7 +20,13 @@ from e2e.ledger.heads import HeadPolicy
 from e2e.ledger.history import cosigned_history
 from e2e.ledger.http_client import HttpLedger
 from e2e.ledger.monitor import Party, check_logs
-from e2e.ledger.service import bind_socket, create_app, serve_in_thread, url_of
+from e2e.ledger.service import (
+    bind_socket,
+    create_app,
+    serve_in_thread,
+    server_config,
+    url_of,
+)
 from e2e.ledger.witness import EquivocationDetected, init_witness_directory, open_witness
 from e2e.record import export_record
 from e2e.signing import VerifyKey
@@ -64,12 +71,12 @@ def init(directory: Path, election_id: str, test_group: bool, store_url: str) ->
     console.print(config.operator_key.to_hex())
 
 
-def _serve(app: object, host: str, port: int, what: str) -> None:
+def _serve(app: FastAPI, host: str, port: int, what: str) -> None:
     sock = bind_socket(host, port)
     url = url_of(sock)
     stderr.print(f"{what} listening on {url} (Ctrl-C to stop)")
     click.echo(url)  # data: the URL, on its own line, for scripts
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))  # type: ignore[arg-type]
+    server = uvicorn.Server(server_config(app))  # no access log: lookups are not recorded
     server.run(sockets=[sock])
 
 
