@@ -380,6 +380,17 @@ def test_time_out_warns_then_ends_the_session(browser: Any, tmp_path: Path) -> N
         page.wait_for_selector("text=The session ended", timeout=20_000)
         assert "nothing you chose was kept" in page.inner_text("main")
         assert web.spooled("ballot-record") == []
+        # After a cast nothing is left to decide: no warning, the time-out says goodbye
+        # (and takes the tracking code off the screen).
+        page.wait_for_selector("#token", timeout=30_000)
+        activate(page, web)
+        mark_first_choices(page)
+        page.click("#print")
+        page.click("#cast")
+        page.wait_for_selector("#finish")
+        page.wait_for_selector("text=Thank you for voting", timeout=20_000)
+        assert page.is_hidden("#timeout")
+        assert page.query_selector("#tracking-code") is None
         page.close()
     finally:
         web.close()

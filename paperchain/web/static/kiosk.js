@@ -420,6 +420,8 @@
   }
 
   function reset(screen) {
+    // After a cast there is nothing left to lose: the time-out just says goodbye.
+    if (screen === "timedOut" && state.screen === "castDone") screen = "ended";
     // A printed ballot left undecided at the time-out was challenged by the kiosk, never
     // cast: the voter (or the next person here) is told, and the notice stays until
     // someone presses OK, so the paper reaches a poll worker to be marked SPOILED.
@@ -476,11 +478,12 @@
   }
   setInterval(() => {
     if (!state.session || ["ended", "timedOut", "welcome"].includes(state.screen)) return;
+    const cast = state.screen === "castDone";  // no warning: nothing is left to decide
     // The kiosk's deadline, as its last answer gave it (activity in between is sent
     // with the next keepalive, at most 15 seconds later, or at once once warned).
     const left = Math.ceil((state.deadline - Date.now()) / 1000);
     if (left <= 0) { reset("timedOut"); return; }
-    if (left <= state.session.warning) {
+    if (left <= state.session.warning && !cast) {
       const dialog = document.getElementById("timeout");
       const key = state.printed ? "timeout_text_printed" : "timeout_text";
       document.getElementById("timeout-text").textContent = t(key, { s: left });
