@@ -60,7 +60,9 @@ def kiosk() -> None:
 @click.option("--complaint-deadline", required=True,
               help="Until when complaints are taken (printed on every receipt).")
 @click.option("--idle-timeout", default=600.0, show_default=True,
-              help="Seconds of inactivity after which a voter's session ends.")
+              help="Seconds of inactivity after which a voter's session ends (warned up to a "
+                   "minute before); a printed ballot not yet cast is then challenged, "
+                   "never cast.")
 @click.option("--test-group", is_flag=True, help="Accept an election on the test group "
               "(its paper is stamped TEST).")
 @passphrase_option
