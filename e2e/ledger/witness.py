@@ -375,12 +375,18 @@ class Witness:
 
     def run(self, source: LedgerView, *, interval: float, stop: threading.Event,
             report: Callable[[str], None] = lambda _: None) -> None:
-        """Sync every ``interval`` seconds until ``stop`` is set; report what happens."""
+        """Sync every ``interval`` seconds until ``stop`` is set; report what happens.
+
+        A refused sync (the operator unreachable, a bad entry or head) is reported and
+        retried; ``EquivocationDetected`` ends the loop: the operator contradicted a head
+        this witness cosigned, and the caller keeps the proof."""
         while not stop.is_set():
             try:
                 result = self.sync(source)
                 if result.cosigned:
                     report(result.describe())
+            except EquivocationDetected:
+                raise
             except PaperchainError as err:
                 report(f"refused: {err}")
             stop.wait(interval)

@@ -156,8 +156,9 @@ def witness(ctx: click.Context, url: str | None, directory: Path | None, once: b
     signature and admission rule, the head's signature, a consistency proof from the
     last head this witness cosigned, and the head's root against its own copy; then
     it cosigns and submits the cosignature. Without --once it syncs every --interval
-    seconds until stopped. A head that contradicts one it cosigned is refused (and
-    proven, with --proof-out).
+    seconds until stopped. A head that contradicts one it cosigned is never cosigned:
+    the witness stops with exit status 2 and, with --proof-out, writes the proof of
+    equivocation for `paperchain ledger verify-proof`.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -165,27 +166,25 @@ def witness(ctx: click.Context, url: str | None, directory: Path | None, once: b
         raise UsageError("give --url (the operator's service) and --dir (this witness)")
     node = open_witness(directory)
     source = HttpLedger(url)
+    running = None
     try:
-        if once:
-            result = node.sync(source)
-            stderr.print(result.describe())
-            return
         result = node.sync(source)
         stderr.print(result.describe())
+        if once:
+            return
+        if serve_copy:
+            running = serve_in_thread(create_app(node.node()), host, port)
+            stderr.print(f"Witness {node.config.witness_id!r} serving its copy on "
+                         f"{running.url}")
+            click.echo(running.url)
+        node.run(source, interval=interval, stop=threading.Event(), report=stderr.print)
+    except KeyboardInterrupt:
+        return
     except EquivocationDetected as err:
+        stderr.print(f"[bold red]EQUIVOCATION[/]: {err}", highlight=False)
         if err.proof is not None:
             _write_proof(proof_out, canonical_json(err.proof.to_json()))
         raise
-    stop = threading.Event()
-    running = None
-    if serve_copy:
-        running = serve_in_thread(create_app(node.node()), host, port)
-        stderr.print(f"Witness {node.config.witness_id!r} serving its copy on {running.url}")
-        click.echo(running.url)
-    try:
-        node.run(source, interval=interval, stop=stop, report=stderr.print)
-    except KeyboardInterrupt:
-        stop.set()
     finally:
         if running is not None:
             running.stop()

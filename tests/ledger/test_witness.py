@@ -9,12 +9,15 @@ their ballot vanished.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from e2e.encoding import canonical_json
 from e2e.errors import LedgerError
+from e2e.keystore import atomic_write
 from e2e.ledger.entry import decode_entry
 from e2e.ledger.equivocation import EquivocationKind, verify_equivocation_proof
 from e2e.ledger.heads import HeadPolicy, verify_cosigned_head
@@ -22,6 +25,7 @@ from e2e.ledger.http_client import HttpLedger
 from e2e.ledger.monitor import Party, check_logs
 from e2e.ledger.receipts import check_receipt
 from e2e.ledger.witness import EquivocationDetected
+from paperchain.cli import main
 from tests.ledger.service_helpers import Election, Network, make_election, rewrite_history, running
 
 
@@ -190,3 +194,47 @@ def test_vanished_ballot_is_provable_from_its_promise(election: Election,
                                           operator_key=election.setup.operator_key)
         assert proof.kind == EquivocationKind.BROKEN_PROMISE
         assert proof.promise == appended.promise
+
+
+def test_running_witness_stops_with_a_proof_when_the_operator_forks(network: Network) -> None:
+    election = network.election
+    network.replace_operator(rewrite_history(election.ledger_dir, election.directory / "fork",
+                                             _fork(election)))
+    reports: list[str] = []
+    stop = threading.Event()
+
+    def report(message: str) -> None:  # a refusal would be reported and retried: stop then
+        reports.append(message)
+        stop.set()
+
+    with pytest.raises(EquivocationDetected) as caught:
+        network.witnesses["w1"].run(network.client, interval=0.01, stop=stop, report=report)
+    assert caught.value.proof is not None
+    verify_equivocation_proof(caught.value.proof.to_bytes(),
+                              operator_key=election.setup.operator_key)
+    assert reports == []  # not reported as a refusal and retried
+
+
+def test_witness_command_writes_the_proof_and_exits_2(network: Network, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    election = network.election
+    directory = election.directory / "witnesses" / "w1"  # w1's store: it cosigned 17 entries
+    key = election.witness_keys["w1"]
+    atomic_write(directory / "witness.key", key.seed.hex().encode(), mode=0o600)
+    atomic_write(directory / "witness.json", canonical_json({
+        "version": 1, "witness_id": "w1", "election_id": election.election_id,
+        "test_group": True, "key": key.verify_key.to_hex(), "store": "sqlite:witness.sqlite"}))
+    network.replace_operator(rewrite_history(election.ledger_dir, tmp_path / "forked",
+                                             _fork(election)))
+    proof = tmp_path / "proof.json"
+    with pytest.raises(SystemExit) as exited:
+        main(["ledger", "witness", "--url", network.url, "--dir", str(directory),
+              "--interval", "0.05", "--proof-out", str(proof)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, err
+    assert "EQUIVOCATION" in err
+    assert "Traceback" not in err
+    checked = verify_equivocation_proof(proof.read_bytes(),
+                                        operator_key=election.setup.operator_key)
+    assert checked.election_id == election.election_id
