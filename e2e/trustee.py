@@ -347,6 +347,23 @@ class TrusteeWorkspace:
             erase_file(self.directory / name)
         return "ceremony closed: erased the polynomial and the received shares"
 
+    def erase_ceremony_secrets(self, extended_base_hash: bytes) -> bool:
+        """Erase the coefficients and the received shares once the ceremony has closed.
+
+        ``extended_base_hash`` is H_E of a ceremony close the caller verified on the
+        ledger (decryption comes only after it); the erasure happens only when this
+        trustee's key share is that close's, so a trustee who never ran ``advance``
+        after the close keeps no coefficients past its first decryption.
+        Returns whether anything was erased.
+        """
+        stored = self._read(KEY_SHARE, "trustee-key-share")
+        if stored is None or stored.get("extended_base_hash") != extended_base_hash.hex():
+            return False
+        erased = [name for name in (POLYNOMIAL, RECEIVED) if (self.directory / name).exists()]
+        for name in erased:
+            erase_file(self.directory / name)
+        return bool(erased)
+
     def _seal_share(self, setup: ElectionSetup, base_hash: bytes, attempt: int, recipient: int,
                     share: ElementModQ) -> bytes:
         signature = self._signing_key.sign(

@@ -131,6 +131,7 @@ def decrypt_as_trustee(workspace: TrusteeWorkspace, ledger: LedgerClient, *,
     index = workspace.card.index
     if index in checker.shares:
         raise StateError(f"trustee {index} already published its share")
+    workspace.erase_ceremony_secrets(context.extended_base_hash)  # the ceremony is long over
     key_share = workspace.key_share(context.group)
     share = compute_share(key_share, context, tally_subject(checker.tally_index),
                           checker.statement.totals, nonces)

@@ -73,7 +73,10 @@ def test_whole_election_through_the_cli(tmp_path: Path) -> None:
     run("vote", "close", "--device", "kiosk", "--ledger", "ledger", cwd=tmp_path)
     run("election", "close", "--official", "official", "--ledger", "ledger", cwd=tmp_path)
     run("tally", "--official", "official", "--ledger", "ledger", cwd=tmp_path)
+    assert (tmp_path / "t1" / "polynomial.secret").exists()  # no ceremony step since the close
     run("trustee", "decrypt", "--dir", "t1", "--ledger", "ledger", cwd=tmp_path)
+    assert not (tmp_path / "t1" / "polynomial.secret").exists()  # erased by the decryption
+    assert not (tmp_path / "t1" / "received.secret").exists()
     short = run("decrypt", "--official", "official", "--ledger", "ledger", ok=False,
                 cwd=tmp_path)
     assert short.returncode == 2

@@ -738,3 +738,26 @@ def test_trustee_refuses_to_decrypt_with_a_share_of_another_ceremony(closed_scri
     wrong = KeyShare(1, closed_script.key_share(2), outcome.extended_base_hash, outcome.joint_key)
     with pytest.raises(DecryptionError, match="does not match the ceremony's verification key"):
         compute_share(wrong, context, "tally@9", [])
+
+
+def test_coefficients_are_erased_at_the_first_decryption_after_the_close(tmp_path: Path
+                                                                         ) -> None:
+    """A trustee who takes no ceremony step after the official closed it (the CLI's usual
+    order) still holds its coefficients; its first decryption erases them, and only for
+    the ceremony that closed."""
+    election = WorkspaceElection.create(tmp_path, GROUP)
+    for _ in range(6):
+        if election.progress().outcome is not None:
+            break
+        election.round()
+    outcome = election.progress().outcome
+    assert outcome is not None
+    workspace = election.workspaces[1]
+    secrets = [workspace.directory / name for name in ("polynomial.secret", "received.secret")]
+    assert all(path.exists() for path in secrets)
+    assert not workspace.erase_ceremony_secrets(bytes(32))  # not this ceremony's close
+    assert all(path.exists() for path in secrets)
+    assert workspace.erase_ceremony_secrets(outcome.extended_base_hash)
+    assert not any(path.exists() for path in secrets)
+    assert GROUP.g_pow(workspace.key_share(GROUP).secret) == outcome.verification_keys[1]
+    assert not workspace.erase_ceremony_secrets(outcome.extended_base_hash)
