@@ -77,6 +77,7 @@ from e2e.proofs import (
 __all__ = [
     "COMPACT_VERSION",
     "BallotOpening",
+    "ContestsView",
     "EncryptedBallot",
     "EncryptedContest",
     "EncryptedSelection",
@@ -85,12 +86,14 @@ __all__ = [
     "ProofBinding",
     "RawBallot",
     "ballot_binding",
+    "batch_contest_failures",
     "chain_seed",
     "contest_context",
     "encrypt_ballot",
     "encrypt_contest",
     "locate_raw_failures",
     "mark_ballot",
+    "raw_decoders",
     "read_raw_ballot",
     "read_raw_compact",
     "selection_context",
@@ -673,6 +676,12 @@ _NumBranch = tuple[mpz, mpz, int, int]  # (a_j, b_j, c_j, v_j)
 _LOWER_HEX = re.compile(r"[0-9a-f]*")
 
 
+ContestsView = tuple[tuple[int, tuple[tuple[mpz, mpz, tuple[_NumBranch, ...]], ...],
+                            tuple[_NumBranch, ...]], ...]
+"""Contests as bare numbers: (index, ((α, β, branches), ...), contest branches) each, a
+branch being (a_j, b_j, c_j, v_j)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _BallotView:
     device_id: str
@@ -680,8 +689,7 @@ class _BallotView:
     style_id: str
     previous_code: bytes
     tracking_code: bytes
-    contests: tuple[tuple[int, tuple[tuple[mpz, mpz, tuple[_NumBranch, ...]], ...],
-                          tuple[_NumBranch, ...]], ...]
+    contests: ContestsView
 
 
 def _view(ballot: EncryptedBallot) -> _BallotView:
@@ -708,18 +716,43 @@ def _batch_failures(context: ElectionContext, views: Sequence[_BallotView], *, t
     """Per ballot None, or where it fails: "ballot" (style, shape, tracking code),
     "contest i", "contest i selection j" — the contest and selection located by the
     exact checks, or (``locate``) by bisection down to the claim (``e2e.batch``)."""
-    group, key = context.group, context.joint_key
-    verifier = BatchVerifier(group, key.value, trusted_elements=trusted)
-    failures: list[str | None] = [None] * len(views)
+    verifier = BatchVerifier(context.group, context.joint_key.value, trusted_elements=trusted)
+    return _failures(verifier, [_ballot_units(context, view, verifier) for view in views],
+                     [[index for index, _, _ in view.contests] for view in views], locate)
+
+
+def batch_contest_failures(context: ElectionContext,
+                           items: Sequence[tuple[str, ContestsView, ProofBinding]], *,
+                           locate: bool = False) -> list[str | None]:
+    """The batch path for anything made of contests as a ballot is (encrypted CVRs,
+    ``e2e.cvr``): per item (style ID, contests as bare numbers decoded with membership
+    deferred, proof binding) None, or where it fails — "style" (style, contests),
+    "contest i", "contest i selection j" — with every exact check of
+    ``verify_contests`` and the proofs of all items checked as one batch, membership
+    included (``e2e.batch``); failing units are named by bisection."""
+    verifier = BatchVerifier(context.group, context.joint_key.value, trusted_elements=False)
+    units = []
+    for style_id, contests, binding in items:
+        found = _contest_units(context, style_id, contests, binding, verifier)
+        units.append(found if isinstance(found, str) else found[0])
+    return _failures(verifier, units, [[index for index, _, _ in c] for _, c, _ in items],
+                     locate, whole="style")
+
+
+def _failures(verifier: BatchVerifier, found: Sequence[list[list[RangeClaim]] | str],
+              contests: Sequence[Sequence[int]], locate: bool, whole: str = "ballot"
+              ) -> list[str | None]:
+    """Per item the exact checks' verdict (``found``: its units, or where it fails), then
+    one batch over every unit of every item, bisected to name the failing ones."""
+    failures: list[str | None] = [None] * len(found)
     units: list[list[RangeClaim]] = []
     owners: list[tuple[int, int]] = []
-    for position, view in enumerate(views):
-        ballot_units = _ballot_units(context, view, verifier)
-        if isinstance(ballot_units, str):
-            failures[position] = ballot_units
+    for position, item_units in enumerate(found):
+        if isinstance(item_units, str):
+            failures[position] = whole if item_units == "ballot" else item_units
         else:
-            units.extend(ballot_units)
-            owners.extend((position, contest) for contest, _, _ in view.contests)
+            units.extend(item_units)
+            owners.extend((position, contest) for contest in contests[position])
     for unit in verifier.failing_units(units, screened=True):
         position, contest = owners[unit]
         if failures[position] is not None:
@@ -736,21 +769,39 @@ def _ballot_units(context: ElectionContext, view: _BallotView, verifier: BatchVe
                   ) -> list[list[RangeClaim]] | str:
     """The ballot's claims, one unit per contest (its selections' claims, then the
     contest's), or where an exact check fails — in the simple path's order."""
-    group, manifest, extended = context.group, context.manifest, context.extended_base_hash
+    extended = context.extended_base_hash
+    found = _contest_units(context, view.style_id, view.contests,
+                           ballot_binding(extended, view.device_id, view.sequence), verifier)
+    if isinstance(found, str):
+        return found
+    units, codes = found
+    code = hash_fields(Tag.TRACKING_CODE, extended, view.previous_code, view.device_id,
+                       view.style_id, encode_nested(codes))
+    if not constant_time_equal(code, view.tracking_code):
+        return "ballot"
+    return units
+
+
+def _contest_units(context: ElectionContext, style_id: str, contests: ContestsView,
+                   binding: ProofBinding, verifier: BatchVerifier
+                   ) -> tuple[list[list[RangeClaim]], list[list[list[bytes]]]] | str:
+    """The claims of contests under ``binding``, one unit per contest (its selections'
+    claims, then the contest's), and each selection's (α, β) bytes; or where an exact
+    check of ``verify_contests`` fails ("ballot" for the style), in its order."""
+    group, manifest = context.group, context.manifest
     p, p_bytes = group.p, group.p_bytes
     key_bytes = context.joint_key.to_bytes()
-    binding = ballot_binding(extended, view.device_id, view.sequence)
     try:
-        style = manifest.style(view.style_id)
+        style = manifest.style(style_id)
     except (ManifestError, UsageError):
         return "ballot"
     expected = manifest.contests_of_style(style.id)
-    if [c[0] for c in view.contests] != [i for i, _ in expected]:
+    if [c[0] for c in contests] != [i for i, _ in expected]:
         return "ballot"
     units = []
     codes = []
     for (contest_index, selections, contest_branches), (_, contest) in zip(
-            view.contests, expected, strict=True):
+            contests, expected, strict=True):
         if len(selections) != len(contest.selections):
             return f"contest {contest_index}"
         unit = []
@@ -779,11 +830,7 @@ def _ballot_units(context: ElectionContext, view: _BallotView, verifier: BatchVe
             return f"contest {contest_index}"
         unit.append(claim)
         units.append(unit)
-    code = hash_fields(Tag.TRACKING_CODE, extended, view.previous_code, view.device_id,
-                       view.style_id, encode_nested(codes))
-    if not constant_time_equal(code, view.tracking_code):
-        return "ballot"
-    return units
+    return units, codes
 
 
 def _claim(group: GroupParameters, context: ProofContext, key_bytes: bytes, alpha: mpz,
@@ -825,6 +872,16 @@ class RawBallot:
 def read_raw_ballot(obj: ObjectReader, group: GroupParameters) -> RawBallot:
     """Decode like ``EncryptedBallot.from_json`` (same reader, same order of checks) but
     leave x^q = 1 to the batch; the caller calls ``obj.done()`` as it would there."""
+    element, exponent = raw_decoders(group)
+    header, contests = _read_ballot(obj, element, exponent)
+    return _raw(header, contests)
+
+
+def raw_decoders(group: GroupParameters
+                 ) -> tuple[Callable[[object, str], mpz], Callable[[object, str], int]]:
+    """The JSON element and exponent decoders of the batch path: every check of
+    ``group.element_from_hex`` / ``exponent_from_hex`` (canonical hex, 0 < x < p,
+    0 <= e < q) but subgroup membership, which the batch establishes (``e2e.batch``)."""
     p, q = group.p, group.q
     p_width, q_width = 2 * group.p_bytes, 2 * group.q_bytes
 
@@ -849,8 +906,7 @@ def read_raw_ballot(obj: ObjectReader, group: GroupParameters) -> RawBallot:
             raise InvalidExponent("not in range 0 <= e < q", where)
         return int(e)
 
-    header, contests = _read_ballot(obj, element, exponent)
-    return _raw(header, contests)
+    return element, exponent
 
 
 def read_raw_compact(reader: Reader, group: GroupParameters, where: str) -> RawBallot:

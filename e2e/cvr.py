@@ -37,23 +37,35 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from gmpy2 import mpz
 
 from e2e.ballot import (
     MAX_ID,
+    ContestsView,
     EncryptedContest,
     EncryptedSelection,
     MarkedBallot,
     ProofBinding,
+    batch_contest_failures,
     encrypt_contest,
+    raw_decoders,
     verify_contests,
 )
 from e2e.context import ElectionContext
 from e2e.elgamal import Ciphertext
 from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json, parse_json_object
-from e2e.errors import EncodingError, InvalidBallot, StateError, UsageError
-from e2e.group import ElementModP, ElementModQ, GroupParameters, _trusted_p
+from e2e.errors import (
+    EncodingError,
+    InvalidBallot,
+    InvalidElement,
+    InvalidExponent,
+    PaperchainError,
+    StateError,
+    UsageError,
+)
+from e2e.group import ElementModP, ElementModQ, GroupParameters, _trusted_p, _trusted_q
 from e2e.hashing import Tag, hash_fields
 from e2e.keystore import atomic_write
 from e2e.ledger.client import Writer
@@ -68,14 +80,19 @@ __all__ = [
     "CvrCommitment",
     "CvrStore",
     "EncryptedCvr",
+    "RawCvr",
     "chain_start",
     "ciphertexts_digest",
     "commitment_of",
     "cvr_binding",
     "cvr_selection_nonce",
     "encrypt_cvr",
+    "locate_raw_cvr_failures",
     "publish_cvrs",
+    "read_raw_cvr",
     "verify_cvr",
+    "verify_cvr_chunk",
+    "verify_raw_cvrs",
 ]
 
 BALLOT_ID_BYTES = 16
@@ -137,21 +154,14 @@ class EncryptedCvr:
         """Decode with every element checked (0 < x < p, x^q = 1) as it is built; with
         ``trusted``, only the encoding is checked: for bytes this process verified before
         (``e2e.verdicts``), never for bytes seen for the first time."""
-        element = _trusted_element(group) if trusted else group.element_from_hex
-
-        def selection(reader: ObjectReader) -> EncryptedSelection:
-            return EncryptedSelection(
-                Ciphertext(element(reader.raw("alpha"), reader.path("alpha")),
-                           element(reader.raw("beta"), reader.path("beta"))),
-                _proof_from(reader, "proof", group, element))
-
-        def contest(reader: ObjectReader) -> EncryptedContest:
-            return EncryptedContest(reader.integer("index", 0, 10_000),
-                                    tuple(reader.mapped("selections", selection, 1000)),
-                                    _proof_from(reader, "proof", group, element))
-
-        return cls(obj.hex_bytes("ballot_id", BALLOT_ID_BYTES), obj.string("style_id", MAX_ID),
-                   tuple(obj.mapped("contests", contest, 1000)))
+        element = _trusted_element(group) if trusted else _checked(group.element_from_hex)
+        ballot_id, style_id, contests = _read_cvr(obj, element,
+                                                  _checked(group.exponent_from_hex))
+        return cls(ballot_id, style_id, tuple(
+            EncryptedContest(index, tuple(
+                EncryptedSelection(Ciphertext(alpha, beta), _range_proof(branches))
+                for alpha, beta, branches in selections), _range_proof(branches))
+            for index, selections, branches in contests))
 
     def digest(self) -> bytes:
         """H(cvr-digest; ballot ID, style, per contest [index, selections, proof]) — every
@@ -179,6 +189,22 @@ def _proof_json(proof: RangeProof) -> list[list[str]]:
              b.response.to_hex()] for b in proof.branches]
 
 
+E = TypeVar("E")
+T = TypeVar("T")
+X = TypeVar("X")
+
+
+def _checked(decode: Callable[[object, str], T]) -> Callable[[object, str], T]:
+    """``decode`` with its range and subgroup refusals (which name no place) located."""
+    def located(text: object, where: str) -> T:
+        try:
+            return decode(text, where)
+        except (InvalidElement, InvalidExponent) as err:
+            raise (err if err.where else err.at(where)) from None
+
+    return located
+
+
 def _trusted_element(group: GroupParameters) -> Callable[[object, str], ElementModP]:
     width = 2 * group.p_bytes
 
@@ -191,19 +217,46 @@ def _trusted_element(group: GroupParameters) -> Callable[[object, str], ElementM
     return element
 
 
-def _proof_from(reader: ObjectReader, key: str, group: GroupParameters,
-                element: Callable[[object, str], ElementModP]) -> RangeProof:
-    branches = []
-    for j, item in enumerate(reader.items(key, 1001)):
-        where = f"{reader.path(key)}[{j}]"
-        if not isinstance(item, list) or len(item) != 4:
-            raise EncodingError("a proof branch is [a, b, challenge, response]", where)
-        branches.append(RangeBranch(
-            element(item[0], f"{where}.a"),
-            element(item[1], f"{where}.b"),
-            group.exponent_from_hex(item[2], f"{where}.challenge"),
-            group.exponent_from_hex(item[3], f"{where}.response")))
-    return RangeProof(tuple(branches))
+_Branches = list[tuple[E, E, X, X]]
+
+
+def _read_cvr(obj: ObjectReader, element: Callable[[object, str], E],
+              exponent: Callable[[object, str], X]
+              ) -> tuple[bytes, str, list[tuple[int, list[tuple[E, E, _Branches[E, X]]],
+                                                _Branches[E, X]]]]:
+    """A CVR's JSON form read with the given element and exponent decoders: one reader for
+    the checked path (``EncryptedCvr.from_json``) and the batch path (``read_raw_cvr``,
+    membership deferred to ``e2e.batch``), so both accept exactly the same structure in
+    the same order of checks."""
+
+    def proof(reader: ObjectReader, key: str) -> _Branches[E, X]:
+        branches = []
+        for j, item in enumerate(reader.items(key, 1001)):
+            where = f"{reader.path(key)}[{j}]"
+            if not isinstance(item, list) or len(item) != 4:
+                raise EncodingError("a proof branch is [a, b, challenge, response]", where)
+            branches.append((element(item[0], f"{where}.a"), element(item[1], f"{where}.b"),
+                             exponent(item[2], f"{where}.challenge"),
+                             exponent(item[3], f"{where}.response")))
+        return branches
+
+    def selection(reader: ObjectReader) -> tuple[E, E, _Branches[E, X]]:
+        alpha = element(reader.raw("alpha"), reader.path("alpha"))
+        beta = element(reader.raw("beta"), reader.path("beta"))
+        return alpha, beta, proof(reader, "proof")
+
+    def contest(reader: ObjectReader
+                ) -> tuple[int, list[tuple[E, E, _Branches[E, X]]], _Branches[E, X]]:
+        return (reader.integer("index", 0, 10_000), reader.mapped("selections", selection, 1000),
+                proof(reader, "proof"))
+
+    return (obj.hex_bytes("ballot_id", BALLOT_ID_BYTES), obj.string("style_id", MAX_ID),
+            obj.mapped("contests", contest, 1000))
+
+
+def _range_proof(branches: Sequence[tuple[ElementModP, ElementModP, ElementModQ, ElementModQ]]
+                 ) -> RangeProof:
+    return RangeProof(tuple(RangeBranch(*branch) for branch in branches))
 
 
 # --- encryption and verification -------------------------------------------------------------
@@ -249,6 +302,68 @@ def verify_cvr(context: ElectionContext, device_id: str, cvr: EncryptedCvr) -> N
     verify_contests(context, cvr.style_id, cvr.contests,
                     cvr_binding(context.extended_base_hash, device_id, cvr.ballot_id),
                     f"device {device_id} {cvr.label}", fast=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RawCvr:
+    """A CVR's JSON form decoded with every check of ``EncryptedCvr.from_json`` but subgroup
+    membership. Not an ``EncryptedCvr``: it becomes one only through
+    ``verify_raw_cvrs``, which establishes membership with the proofs (``e2e.batch``)."""
+
+    ballot_id: bytes
+    style_id: str
+    contests: ContestsView
+
+
+def read_raw_cvr(obj: ObjectReader, group: GroupParameters) -> RawCvr:
+    """Decode like ``EncryptedCvr.from_json`` (same reader, same order of checks) but leave
+    x^q = 1 to the batch; the caller calls ``obj.done()`` as it would there."""
+    element, exponent = raw_decoders(group)
+    ballot_id, style_id, contests = _read_cvr(obj, element, exponent)
+    return RawCvr(ballot_id, style_id, tuple(
+        (index, tuple((alpha, beta, tuple(branches)) for alpha, beta, branches in selections),
+         tuple(branches)) for index, selections, branches in contests))
+
+
+def _batch_items(context: ElectionContext, device_id: str, raws: Sequence[RawCvr]
+                 ) -> list[tuple[str, ContestsView, ProofBinding]]:
+    extended = context.extended_base_hash
+    return [(raw.style_id, raw.contests, cvr_binding(extended, device_id, raw.ballot_id))
+            for raw in raws]
+
+
+def verify_raw_cvrs(context: ElectionContext, device_id: str, raws: Sequence[RawCvr]
+                    ) -> list[EncryptedCvr | None]:
+    """Verify decoded CVRs of ``device_id`` as one batch, membership included (Jacobi,
+    batched x^q, one random linear combination of every proof's equations; ``e2e.batch``):
+    per CVR the verified ``EncryptedCvr``, or None when it fails — the caller then runs
+    the simple path (checked decoding, ``verify_cvr``) for the failure and its words."""
+    failures = batch_contest_failures(context, _batch_items(context, device_id, raws))
+    return [None if failure is not None else _trusted_cvr(context.group, raw)
+            for raw, failure in zip(raws, failures, strict=True)]
+
+
+def locate_raw_cvr_failures(context: ElectionContext, device_id: str, raws: Sequence[RawCvr]
+                            ) -> list[str | None]:
+    """Where each decoded CVR fails, found by the batch path alone (exact checks, then
+    bisection with fresh randomness down to the claim): None, "style", "contest i" or
+    "contest i selection j". For diagnostics and for testing that both paths agree."""
+    return batch_contest_failures(context, _batch_items(context, device_id, raws), locate=True)
+
+
+def _trusted_cvr(group: GroupParameters, raw: RawCvr) -> EncryptedCvr:
+    """Build the CVR from numbers the batch has just shown to be in the subgroup."""
+    def proof(branches: Sequence[tuple[mpz, mpz, int, int]]) -> RangeProof:
+        return RangeProof(tuple(
+            RangeBranch(_trusted_p(a, group), _trusted_p(b, group), _trusted_q(mpz(c), group),
+                        _trusted_q(mpz(v), group)) for a, b, c, v in branches))
+
+    return EncryptedCvr(raw.ballot_id, raw.style_id, tuple(
+        EncryptedContest(index, tuple(
+            EncryptedSelection(Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group)),
+                               proof(branches)) for alpha, beta, branches in selections),
+            proof(branches))
+        for index, selections, branches in raw.contests))
 
 
 # --- the kiosk's store -----------------------------------------------------------------------
@@ -341,6 +456,33 @@ class CvrChunk:
                          r, group, trusted=trusted), 100_000)))
         obj.done()
         return result
+
+
+def verify_cvr_chunk(context: ElectionContext, payload: bytes, where: str) -> CvrChunk:
+    """A ``cvrs`` payload decoded and every CVR of it verified (``verify_cvr``'s checks),
+    or the first failure raised.
+
+    The fast path decodes with membership deferred (``read_raw_cvr``) and checks all the
+    chunk's CVRs as one batch (``verify_raw_cvrs``). Anything it refuses — a decoding
+    error or a flagged CVR — sends the whole payload down the simple path (checked
+    decoding of every element, then each CVR's proofs in order), which raises: the two
+    paths refuse the same payloads, with the same error at the same place."""
+    group = context.group
+    try:
+        obj = ObjectReader(parse_canonical_json(payload, where), where)
+        obj.version([1])
+        device_id, number = obj.string("device_id", MAX_ID), obj.integer("chunk", 0, 10_000_000)
+        raws = obj.mapped("cvrs", lambda r: read_raw_cvr(r, group), 100_000)
+        obj.done()
+        cvrs = verify_raw_cvrs(context, device_id, raws)
+    except PaperchainError:
+        cvrs = [None]
+    if all(cvr is not None for cvr in cvrs):
+        return CvrChunk(device_id, number, tuple(c for c in cvrs if c is not None))
+    chunk = CvrChunk.from_payload(payload, group, where)
+    for cvr in chunk.cvrs:
+        verify_cvr(context, chunk.device_id, cvr)
+    return chunk  # the batch's 2^-126 error, never an honest chunk: the reference accepts
 
 
 @dataclass(frozen=True, slots=True)
