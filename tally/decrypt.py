@@ -13,6 +13,7 @@ bounded by the number of ballots that could have contributed.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -190,6 +191,12 @@ def combine(context: ElectionContext, shares: Sequence[DecryptionShare],
 
     ``bounds`` maps a contest to the largest count possible (its ballots); a count
     beyond it is refused.
+
+    The outcome is remembered per process (``_COMBINED``), keyed by everything it is a
+    function of: the group, the trustees' indices and partial values M_ℓ, each target's
+    (contest, selection, β) and the bounds — so the tally, each trustee's pass, each audit
+    step and the final verification do not recompute the same combination. A refusal is
+    never remembered: it is recomputed, and raised, every time.
     """
     group = context.group
     indices = [share.trustee for share in shares]
@@ -198,6 +205,11 @@ def combine(context: ElectionContext, shares: Sequence[DecryptionShare],
         raise DecryptionError("two shares come from the same trustee")
     if len(indices) < k:
         raise DecryptionError(f"{len(indices)} trustee share(s) given, the threshold is {k}")
+    key = _combination_key(group, shares, targets, bounds)
+    known = _COMBINED.get(key)
+    if known is not None:
+        _COMBINED.move_to_end(key)
+        return list(known)
     weights = {i: lagrange_coefficient(group, i, indices) for i in indices}
     results = []
     for position, (contest, selection, ciphertext) in enumerate(targets):
@@ -211,4 +223,45 @@ def combine(context: ElectionContext, shares: Sequence[DecryptionShare],
             raise DecryptionError(f"{err.reason} (the ballots holding the contest)",
                                   f"contest {contest} selection {selection}") from None
         results.append((contest, selection, combined, count))
+    _COMBINED[key] = tuple(results)
+    while len(_COMBINED) > _COMBINED_LIMIT:
+        _COMBINED.popitem(last=False)
     return results
+
+
+# Combinations this process computed (``combine``), least recently used first; bounded,
+# never persisted. The values are checked elements and counts, as ``combine`` returned them.
+_COMBINED: OrderedDict[bytes, tuple[tuple[int, int, ElementModP, int], ...]] = OrderedDict()
+_COMBINED_LIMIT = 20_000
+
+
+def _combination_key(group: GroupParameters, shares: Sequence[DecryptionShare],
+                     targets: Sequence[tuple[int, int, Ciphertext]],
+                     bounds: Mapping[int, int]) -> bytes:
+    """SHA-256 over every input of ``combine``'s arithmetic, each length-prefixed: p, q, g, per
+    share its trustee and the partial value for each target (partials beyond the targets
+    are never read), per target (contest, selection, β), and the bounds, sorted."""
+    digest = hashlib.sha256(b"paperchain combine v1")
+
+    def number(value: int) -> None:
+        data = int(value).to_bytes((int(value).bit_length() + 7) // 8 + 1, "big", signed=True)
+        digest.update(len(data).to_bytes(4, "big") + data)
+
+    number(group.p)
+    number(group.q)
+    number(group.g)
+    number(len(shares))
+    number(len(targets))
+    for share in shares:
+        number(share.trustee)
+        for position in range(len(targets)):
+            number(share.partials[position].value.value)
+    for contest, selection, ciphertext in targets:
+        number(contest)
+        number(selection)
+        number(ciphertext.beta.value)
+    number(len(bounds))
+    for contest, bound in sorted(bounds.items()):
+        number(contest)
+        number(bound)
+    return digest.digest()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections import OrderedDict
 from collections.abc import Callable
 
 import pytest
@@ -393,6 +394,45 @@ def test_results_for_a_tally_whose_total_exceeds_the_bound_are_refused(election,
         targets))) for t in (1, 3)]
     with pytest.raises(Exception, match=r"in 0\.\.7"):
         combine(election.context, shares, targets, {0: 7})
+
+
+def test_combine_is_remembered_for_the_same_inputs_only_and_never_a_refusal(
+        election, voting, monkeypatch) -> None:
+    """``combine`` is memoized per process: the same shares, targets and bounds give the
+    remembered outcome without recomputing it; another pair of trustees, a changed partial
+    value or other bounds are computed anew; a refusal is raised again every time."""
+    import tally.decrypt as decrypt
+
+    monkeypatch.setattr(decrypt, "_COMBINED", OrderedDict())  # what earlier tests left
+    statement = _statement(election, voting)
+    targets, bounds = statement.totals, dict(statement.ballots_per_contest)
+    shares = [_share(election, t, "tally@98", statement) for t in (1, 3)]
+    first = combine(election.context, shares, targets, bounds)
+    logs: list[int] = []
+    real = decrypt.discrete_log
+    monkeypatch.setattr(decrypt, "discrete_log", lambda e, b: logs.append(b) or real(e, b))
+
+    assert combine(election.context, shares, targets, bounds) == first
+    assert logs == []  # remembered: nothing recomputed
+
+    other = combine(election.context, [_share(election, t, "tally@98", statement)
+                                       for t in (1, 2)], targets, bounds)
+    assert len(logs) == len(targets)  # another pair of trustees: computed anew ...
+    assert [n for *_, n in other] == [n for *_, n in first]  # ... to the same counts
+
+    partial = shares[0].partials[0]
+    changed = dataclasses.replace(shares[0], partials=(
+        dataclasses.replace(partial, value=partial.value * G.generator), *shares[0].partials[1:]))
+    with pytest.raises(Exception, match="not g\\^m"):
+        combine(election.context, [changed, shares[1]], targets, bounds)
+
+    tight = {contest: 0 for contest in bounds}
+    for _ in range(2):
+        before = len(logs)
+        if any(n for *_, n in first):
+            with pytest.raises(Exception, match="not g\\^m"):
+                combine(election.context, shares, targets, tight)
+        assert len(logs) > before  # the refusal is recomputed each time
 
 
 def test_missing_results_are_a_finding(election, voting) -> None:
