@@ -20,8 +20,9 @@ All on the standard 4096-bit group, ballots of 10 contests × 4 candidates, vote
   ``benchmarks/cache/scale-record-*.bin`` (compact payloads; 10^3 also in JSON): in a
   fresh child process, the whole-record verification (``RecordVerifier``, a local
   process pool of 2 workers) and then, in the same process, the tally — the pass every
-  trustee runs, reusing this process's verdicts — with the decryption by 2 of 3
-  trustees; wall time, CPU and peak memory (main process and each worker, VmHWM);
+  trustee runs, reusing this process's verdicts (``tally_pass_*``) — then the decryption
+  by 2 of 3 trustees (``tally_*`` covers both); wall time, CPU and peak memory (main
+  process and each worker, VmHWM);
 * Dask: the 10^3 record verified on a local cluster of 1, 2 and 4 worker processes.
 """
 
@@ -169,6 +170,13 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool) -
             context = again.context
             if context is None or again.voting_close_index is None or not second.ok:
                 raise RuntimeError("the tally pass does not verify")
+            if again.aggregate.totals != verifier.aggregate.totals:
+                raise RuntimeError("the tally pass recomputed other totals")
+            result["tally_pass_wall_s"] = round(time.perf_counter() - started, 2)
+            result["tally_pass_main_cpu_s"] = round(time.process_time() - cpu, 2)
+            if pids:
+                result["tally_pass_workers_cpu_s"] = round(
+                    sum(_cpu_s(p) for p in pids) - worker_cpu, 1)
             aggregate = again.aggregate
             targets = [(c, s, aggregate.total(context, c, s))
                        for c, contest in enumerate(context.manifest.contests)
