@@ -15,6 +15,9 @@
   degraded PNG scans.
 * **memory** — peak resident set size of a fresh process printing 1,000 cards and
   (with ``--full``) 10,000 cards: flat in page count if the two are close.
+* **scan memory** — a fresh process scanning a PDF of N printed cards at 150 dpi through
+  ``scan_files`` into ``build_manifest`` (what ``paperchain scan`` does): pages per
+  second and peak memory, for 1,000 cards and (with ``--full``) 10,000.
 * **official forms** — ``paper.official.OfficialPrinter`` streaming official forms into
   one PDF: a 40-page retrieval list (1,600 cards), then batch cover sheets, audit-board
   forms and close-of-polls forms in turn, until the run has N pages; in a fresh
@@ -64,7 +67,12 @@ from paper.layout import PaperWriter, render_ballot_record  # noqa: E402
 from paper.official import OfficialPrinter  # noqa: E402
 from paper.payload import ReceiptStatus  # noqa: E402
 from paper.samples import large_style, sample_election, small_style  # noqa: E402
-from paper.scan import ScanContext, scan_files, self_check_ballot_record  # noqa: E402
+from paper.scan import (  # noqa: E402
+    ScanContext,
+    build_manifest,
+    scan_files,
+    self_check_ballot_record,
+)
 
 ELECTION = sample_election()
 STYLES = (("precinct-3-a", large_style()), ("precinct-12-b", small_style()),
@@ -145,6 +153,26 @@ def scan_run(pdf: Path, pages: int, workdir: Path) -> dict[str, float]:
             "png_pages_per_second": pages / seconds_png, "png_ok": sum(r.ok for r in results)}
 
 
+def scan_memory_run(pdf: Path) -> dict[str, float]:
+    """Scan a PDF of cards into the ID-level manifest, as ``paperchain scan`` does."""
+    context = ScanContext(ELECTION.election_id, (ELECTION.device_key.verify_key,))
+    started = time.perf_counter()
+    manifest = build_manifest([("box", scan_files([pdf], context))])
+    seconds = time.perf_counter() - started
+    pages = len(manifest.entries)
+    return {"pages": pages, "seconds": seconds, "pages_per_second": pages / seconds,
+            "flagged": len(manifest.flagged()), "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_scan(pdf: Path) -> dict[str, float]:
+    """A scan in a fresh process, so its peak memory is its own (not the printing's)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--scan-pdf", str(pdf), "--json"],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout)
+
+
 HEADING = ElectionHeading("2026-11-03-springfield-general", "General Election",
                           "Springfield County", "2026-11-03")
 
@@ -208,8 +236,16 @@ def main() -> None:
                         help="only print N cards (in this process) and report")
     parser.add_argument("--forms-pages", type=int, metavar="N",
                         help="only print N pages of official forms (in this process)")
+    parser.add_argument("--scan-pages", type=int, metavar="N",
+                        help="only print N cards, then scan them in a fresh process")
+    parser.add_argument("--scan-pdf", type=Path, metavar="PDF",
+                        help="only scan this PDF of sample cards (in this process)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args()
+    if args.scan_pdf:
+        result = scan_memory_run(args.scan_pdf)
+        print(json.dumps(result) if args.json else result)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.print_pages:
@@ -219,6 +255,9 @@ def main() -> None:
         if args.forms_pages:
             result = forms_run(args.forms_pages, workdir / "forms.pdf")
             print(json.dumps(result) if args.json else result)
+            return
+        if args.scan_pages:
+            _scan_memory(args.scan_pages, workdir)
             return
         printed = print_run(500, workdir / "cards.pdf")
         print(f"print: {printed['pages']:.0f} cards in {printed['seconds']:.1f} s = "
@@ -239,10 +278,22 @@ def main() -> None:
                   f"{run['peak_rss_mb']:.0f} MB, {run['pages_per_second']:.1f} cards/s, "
                   f"{run['file_mb']:.0f} MB PDF")
         for pages in runs:
+            _scan_memory(pages, workdir)
+        for pages in runs:
             run = child_forms(pages)
             print(f"official forms: {run['pages']:.0f} pages in a fresh process: peak RSS "
                   f"{run['peak_rss_mb']:.0f} MB, {run['pages_per_second']:.1f} pages/s, "
                   f"{run['file_mb']:.0f} MB PDF")
+
+
+def _scan_memory(pages: int, workdir: Path) -> None:
+    pdf = workdir / f"scan-{pages}.pdf"
+    print_run(pages, pdf, seed=6)
+    run = child_scan(pdf)
+    print(f"scan memory: {run['pages']:.0f} cards scanned from one PDF in a fresh process: "
+          f"peak RSS {run['peak_rss_mb']:.0f} MB, {run['pages_per_second']:.1f} pages/s, "
+          f"{run['flagged']:.0f} flagged")
+    pdf.unlink()
 
 
 if __name__ == "__main__":

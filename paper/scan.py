@@ -166,11 +166,23 @@ def read_qr_codes(image: Image.Image) -> list[bytes]:
     return []
 
 
+# PDFium keeps what it parsed for every page visited (fonts above all: each chunk of a
+# joined card file has its own subsets) until the document is closed, about 20 kB a
+# page; reopening the file every so many pages keeps a 10,000-page scan's memory flat.
+_REOPEN_PAGES = 50
+
+
 def _pdf_pages(path_or_bytes: Path | bytes, dpi: int) -> Iterator[Image.Image]:
     """Render PDF pages one at a time (memory flat in page count)."""
     document = pypdfium2.PdfDocument(path_or_bytes)
     try:
-        for index in range(len(document)):
+        count = len(document)
+        for index in range(count):
+            if index and index % _REOPEN_PAGES == 0:
+                document.close()
+                document = pypdfium2.PdfDocument(path_or_bytes)
+                if len(document) != count:
+                    raise InputError("the file changed while it was being scanned")
             page = document[index]
             try:
                 width, height = page.get_size()

@@ -318,3 +318,22 @@ def test_print_remake_refused_leaves_no_file_behind(real: SetupLedger, officials
                   "--original-kept-in", "envelope 1", "--out", str(out))
     _refused(result, words)
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither the PDF nor a .part
+
+
+# ---------------------------------------------------------------------------- long PDFs
+
+
+def test_scan_reopens_long_pdfs_and_still_reads_every_page_in_order(
+        real: SetupLedger, scanned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # PDFium's per-page caches are dropped by reopening the file every _REOPEN_PAGES pages
+    # (benchmarks/README.md, "scan memory"); here every 2 pages of a 3-card file.
+    import paper.scan
+
+    monkeypatch.setattr(paper.scan, "_REOPEN_PAGES", 2)
+    expected = [json.loads(line) for line in _scan(real, str(scanned / "box.pdf")).stdout
+                .splitlines()]
+    assert [(line["page"], line["ok"]) for line in expected] == [(1, True), (2, True), (3, True)]
+    monkeypatch.setattr(paper.scan, "_REOPEN_PAGES", 1000)
+    again = [json.loads(line) for line in _scan(real, str(scanned / "box.pdf")).stdout
+             .splitlines()]
+    assert again == expected
