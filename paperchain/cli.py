@@ -12,6 +12,7 @@ import importlib
 import sys
 
 import click
+import httpx
 
 from e2e.errors import PaperchainError
 
@@ -93,5 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except OSError as err:  # a file the user named cannot be read or written
         click.echo(f"error: {err.filename or ''}: {err.strerror}", err=True)
+        sys.exit(2)
+    except httpx.InvalidURL as err:  # a service URL the user gave (a bad port, an open [)
+        click.echo(f"error: not a valid URL: {err}", err=True)
         sys.exit(2)
     sys.exit(result if isinstance(result, int) else 0)

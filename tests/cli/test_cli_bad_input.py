@@ -167,6 +167,18 @@ def test_ledger_url_that_is_no_url_is_refused(capsys, roles: Path, url: str) -> 
     assert "not a valid ledger URL" in err
 
 
+@pytest.mark.parametrize("args", [
+    ("ledger", "check", "--url", "http://[::1", "--url", "http://127.0.0.1:9"),
+    ("receipt", "check", "--ledger", "{ledger}", "--witness", "http://[::1", "--tracking-code",
+     "00" * 32, "--test-group"),  # the tracking code is checked first: it must be valid
+])
+def test_service_url_that_is_no_url_is_refused_by_every_command(capsys, roles: Path,  # type: ignore[no-untyped-def]
+                                                                args: tuple[str, ...]) -> None:
+    code, err = run(capsys, *(a.format(ledger=roles / "ledger") for a in args))
+    assert code == 2
+    assert "error: not a valid URL: Invalid port" in err
+
+
 def test_missing_ledger_directory_is_named(capsys, roles: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code, err = run(capsys, "decrypt", "--official", str(roles / "kiosk"), "--ledger",
                     str(tmp_path / "nope"))
