@@ -226,7 +226,9 @@ def retrieval(election_spec: str, test_group: bool, round_number: int, no_board_
 def results(record: Path, test_group: bool, out: Path, paper_size: str) -> None:
     """The results report of an election record (verified first; findings printed)."""
     document = results_document(record, test_group=test_group)
-    _print(out, [document], test=test_group, size=paper_size, label="Results report")
+    # TEST iff the election is a test election (its setup says so), not iff --test-group.
+    test = ElectionSource.open(record, test_group=test_group).paper_election().test_election
+    _print(out, [document], test=test, size=paper_size, label="Results report")
 
 
 @print_group.command("audit-report")

@@ -337,3 +337,48 @@ def test_scan_reopens_long_pdfs_and_still_reads_every_page_in_order(
     again = [json.loads(line) for line in _scan(real, str(scanned / "box.pdf")).stdout
              .splitlines()]
     assert again == expected
+
+
+# ---------------------------------------------------------------------------- print results
+
+
+@pytest.mark.slow
+def test_print_results_of_a_test_election_is_stamped_test_on_every_page(
+        tmp_path: Path) -> None:
+    import pypdfium2
+
+    from paperchain.demo import DemoConfig, run_demo
+    from tests.strategies import FAST_KDF
+
+    outcome = run_demo(DemoConfig(out=tmp_path / "demo", voters=4, test_group=True,
+                                  kdf_limits=FAST_KDF, audit=False))
+    out = tmp_path / "results.pdf"
+    refused = _run("print", "results", str(outcome.record), "--out", str(out))
+    _refused(refused)  # a test election's record needs --test-group
+    assert not out.exists()
+    result = _run("print", "results", str(outcome.record), "--test-group", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    document = pypdfium2.PdfDocument(out)
+    texts = [document[i].get_textpage().get_text_range() for i in range(len(document))]
+    document.close()
+    assert "Mayor" in texts[0] or "mayor" in texts[0].lower()
+    assert all("TEST" in text for text in texts)
+
+
+def test_print_results_of_a_real_election_is_never_stamped_test(
+        real: SetupLedger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # --test-group only lets a test election's record verify; whether the report is
+    # stamped TEST follows the election's setup (here: a real one), never the flag.
+    import pypdfium2
+
+    import paperchain.commands.paper as commands
+    from paper.reports import ReportDocument
+
+    monkeypatch.setattr(commands, "results_document",
+                        lambda record, test_group: ReportDocument("Results", ()))
+    out = tmp_path / "results.pdf"
+    result = _run("print", "results", str(real.directory), "--test-group", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    document = pypdfium2.PdfDocument(out)
+    assert "TEST" not in document[0].get_textpage().get_text_range()
+    document.close()
