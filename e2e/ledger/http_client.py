@@ -43,6 +43,9 @@ from e2e.signing import VerifyKey
 __all__ = ["HttpLedger", "ServiceUnreachable", "is_url"]
 
 _PAGE = 500
+_CACHE_BYTES = 512 << 20
+"""Envelope bytes one client keeps for re-reading (``HttpLedger._pages``); past this,
+new envelopes are fetched every time (a ledger larger than memory still streams)."""
 
 
 class ServiceUnreachable(PaperchainError):
@@ -72,6 +75,8 @@ class HttpLedger:
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
         self._info: NodeInfo | None = None
+        self._cache: dict[int, tuple[bytes, bytes]] = {}  # index → (envelope, leaf hash)
+        self._cached_bytes = 0
 
     def close(self) -> None:
         self._http.close()
@@ -169,32 +174,74 @@ class HttpLedger:
         return obj.integer("next_sequence")
 
     def _pages(self, start: int, end: int | None) -> Iterator[tuple[int, bytes]]:
-        """(index, envelope) from ``start`` up to ``end`` (the size seen first if None)."""
+        """(index, envelope) from ``start`` up to ``end`` (the service's size if None).
+
+        Envelopes this client fetched before are kept (``_cache``, by index, with the leaf
+        hash computed here from the bytes) and served again only if the service still
+        shows the same leaf hash at that index — one ``/v1/leaf-hashes`` request for the
+        range instead of every envelope again. An index whose leaf hash changed, and every
+        index not held, is fetched; so the caller sees exactly what the service holds now,
+        as without the cache, and checks chain links and content as before.
+        """
+        if end is None:
+            end = self.size()
+        if start >= end:
+            return
+        held = [i for i in range(start, end) if i in self._cache]
+        leaves = self.leaf_hashes(start, end) if held else []
         position = start
-        while end is None or position < end:
-            obj = self._get("/v1/entries", start=position,
-                            limit=_PAGE if end is None else max(1, min(_PAGE, end - position)))
-            size = obj.integer("size")
-            if end is None:
-                end = size
+        while position < end:
+            known = self._cache.get(position)
+            if known is not None and leaves[position - start] == known[1]:
+                yield position, known[0]
+                position += 1
+                continue
+            if known is not None:  # the service shows another leaf here: fetch it again
+                self._forget(position)
+            stop = position + 1
+            while stop < end and stop - position < _PAGE and stop not in self._cache:
+                stop += 1
+            for index, raw, leaf in self._fetch(position, stop):
+                if leaves and leaves[index - start] != leaf:
+                    raise LedgerError(f"entry {index}: the service's envelope is not the "
+                                      "leaf it listed a moment ago", self.url)
+                self._remember(index, raw, leaf)
+                yield index, raw
+            position = stop
+
+    def _fetch(self, start: int, end: int) -> Iterator[tuple[int, bytes, bytes]]:
+        """(index, envelope, leaf hash) for ``start`` <= index < ``end``, from the service."""
+        position = start
+        while position < end:
+            obj = self._get("/v1/entries", start=position, limit=min(_PAGE, end - position))
+            obj.integer("size")
             page = obj.objects("entries", _PAGE)
             if not page:
-                if position < end:
-                    raise LedgerError(f"the service stopped at entry {position} of {end}",
-                                      self.url)
-                return
+                raise LedgerError(f"the service stopped at entry {position} of {end}", self.url)
             for item in page:
                 index = item.integer("index")
                 raw = item.hex_bytes("envelope", max_length=64 << 20)
                 if index != position:
                     raise LedgerError(f"the service sent entry {index} for {position}", self.url)
-                if item.hex_bytes("leaf_hash", 32) != leaf_hash_of(raw):
+                leaf = leaf_hash_of(raw)
+                if item.hex_bytes("leaf_hash", 32) != leaf:
                     raise LedgerError(f"entry {index}: the leaf hash sent is not the "
                                       "envelope's", self.url)
                 if position >= end:
                     return
-                yield position, raw
+                yield position, raw, leaf
                 position += 1
+
+    def _remember(self, index: int, raw: bytes, leaf: bytes) -> None:
+        if index in self._cache or self._cached_bytes + len(raw) > _CACHE_BYTES:
+            return
+        self._cache[index] = (raw, leaf)
+        self._cached_bytes += len(raw)
+
+    def _forget(self, index: int) -> None:
+        known = self._cache.pop(index, None)
+        if known is not None:
+            self._cached_bytes -= len(known[0])
 
     def envelopes(self, start: int = 0) -> Iterator[bytes]:
         for _, raw in self._pages(start, None):
