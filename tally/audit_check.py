@@ -16,6 +16,7 @@ auditor's software and every verifier agree by construction.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -434,12 +435,14 @@ class AuditChecker:
             raise RecordError(f"shares of trustee {trustee} written by {entry.writer_id!r}")
         if trustee in current.shares:
             raise RecordError(f"a second set of shares from trustee {trustee}")
+        payload_digest = hashlib.sha256(entry.payload).digest()  # once, not once per CVR
         for share, (ballot_id, cvr_targets) in zip(payload.shares, targets, strict=True):
             if share.trustee != trustee or share.subject != audit_subject(ballot_id,
                                                                            current.index):
                 raise RecordError("a share names another trustee or CVR",
                                   f"CVR {ballot_id.hex()}")
-            verify_share_once(share, context, cvr_targets, entry.payload)
+            verify_share_once(share, context, cvr_targets, entry.payload,
+                              payload_digest=payload_digest)
         current.shares[trustee] = list(payload.shares)
         verifier.report.passed("sampled CVR decryption shares (Chaum–Pedersen proofs)")
 

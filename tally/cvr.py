@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from e2e.context import ElectionContext
-from e2e.cvr import CvrChunk, CvrCommitment, chain_start, verify_cvr
+from e2e.cvr import CvrChunk, CvrCommitment, chain_start, verify_cvr_chunk
 from e2e.elgamal import Ciphertext
 from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json
 from e2e.errors import DecryptionError, PaperchainError, RecordError, StateError
@@ -340,14 +340,18 @@ def located_at_entry() -> Iterator[None]:
 
 
 def verify_share_once(share: DecryptionShare, context: ElectionContext,
-                      targets: Sequence[tuple[int, int, Ciphertext]], payload: bytes) -> None:
+                      targets: Sequence[tuple[int, int, Ciphertext]], payload: bytes, *,
+                      payload_digest: bytes | None = None) -> None:
     """``verify_share``, skipped for an entry whose shares this process verified before
-    against the same targets (H_E, the payload and the targets' digest in the key)."""
+    against the same targets (H_E, the payload and the targets' digest in the key).
+    ``payload_digest`` is SHA-256 of ``payload``, for a caller checking many shares of one
+    entry (an audit round's): hashed once, not once per share."""
     digest = hashlib.sha256(b"".join(c.alpha.to_bytes() + c.beta.to_bytes()
                                      for _, _, c in targets)).digest()
+    if payload_digest is None:
+        payload_digest = hashlib.sha256(payload).digest()
     verdict = VerdictCache.key(b"decryption-share", context.extended_base_hash,
-                               hashlib.sha256(payload).digest(), digest,
-                               share.subject.encode())
+                               payload_digest, digest, share.subject.encode())
     if verdict in VERDICTS:
         return
     verify_share(share, context, targets)
@@ -379,11 +383,10 @@ def _chunk_summary(context: ElectionContext, payload: bytes) -> _ChunkSummary:
     known = _SUMMARIES.get(key) if key in VERDICTS else None
     if known is not None:
         return known
-    chunk = CvrChunk.from_payload(payload, context.group, "cvrs")
+    chunk = verify_cvr_chunk(context, payload, "cvrs")  # batched; the simple path on refusal
     products: dict[tuple[int, int], Ciphertext] = {}
     rows = []
     for cvr in chunk.cvrs:
-        verify_cvr(context, chunk.device_id, cvr)
         for contest_index, row in cvr.ciphertexts():
             for j, ciphertext in enumerate(row):
                 current = products.get((contest_index, j))
