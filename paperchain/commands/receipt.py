@@ -16,7 +16,7 @@ from e2e.ledger.monitor import Party
 from e2e.ledger.promise import InclusionPromise
 from e2e.ledger.receipts import check_receipt
 from e2e.setup import Role
-from paper.ids import TRACKING_CODE_BYTES
+from paper.ids import TRACKING_CODE_BYTES, parse_tracking_code
 from paper.payload import ReceiptStatus, decode_receipt
 from paperchain.commands.common import console, stderr
 from paperchain.wiring import open_ledger
@@ -35,13 +35,23 @@ def _hex(text: str, what: str, length: int | None = None) -> bytes:
     return raw
 
 
+def _tracking_code(text: str) -> bytes:
+    """The code as printed on the receipt (Crockford groups, check symbol last: 53
+    symbols) or as 64 hex digits; the two lengths never meet."""
+    compact = "".join(text.replace("-", " ").split())
+    if len(compact) == 2 * TRACKING_CODE_BYTES:
+        return _hex(compact, "--tracking-code", TRACKING_CODE_BYTES)
+    return parse_tracking_code(compact, "--tracking-code")
+
+
 @click.group()
 def receipt() -> None:
     """Check a ballot receipt: is the ballot on the ledger as the receipt says?"""
 
 
 @receipt.command("check")
-@click.option("--tracking-code", help="The full tracking code (64 hex digits, spaces allowed).")
+@click.option("--tracking-code", help="The full tracking code as printed on the receipt "
+                                      "(groups of four, check symbol last) or 64 hex digits.")
 @click.option("--qr-payload", help="The receipt's QR contents, hex (as a scanner reads them): "
                                    "the tracking code, CAST/CHALLENGED and the signed promise.")
 @click.option("--ledger", "ledger_spec", required=True,
@@ -79,7 +89,7 @@ def check(tracking_code: str | None, qr_payload: str | None, ledger_spec: str,
         code, promise = decoded.tracking_code, decoded.promise
         expected = "cast" if decoded.status == ReceiptStatus.CAST else "challenged"
     else:
-        code = _hex(tracking_code or "", "--tracking-code", TRACKING_CODE_BYTES)
+        code = _tracking_code(tracking_code or "")
     witnesses = [Party(url, HttpLedger(url)) for url in witness_urls]
     result = check_receipt(code, operator=operator, witnesses=witnesses, promise=promise,
                            allow_test_group=test_group)

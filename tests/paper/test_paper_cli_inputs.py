@@ -382,3 +382,25 @@ def test_print_results_of_a_real_election_is_never_stamped_test(
     document = pypdfium2.PdfDocument(out)
     assert "TEST" not in document[0].get_textpage().get_text_range()
     document.close()
+
+
+# ---------------------------------------------------------------------------- receipt check
+
+
+def test_receipt_check_takes_the_tracking_code_as_printed_or_in_hex(real: SetupLedger) -> None:
+    from paper.ids import format_tracking_code
+
+    code = bytes(range(7, 39))
+    printed = format_tracking_code(code)  # what the receipt shows, in groups of four
+    answers = []
+    for form in (printed, printed.lower().replace(" ", "-"), code.hex(), code.hex().upper()):
+        result = _run("receipt", "check", "--ledger", str(real.directory), "--tracking-code",
+                      form)
+        assert result.exit_code == 1, result.output  # not on this ledger, but read
+        answers.append(result.stdout)
+    assert len(set(answers)) == 1
+    typo = printed[:-1] + ("0" if printed[-1] != "0" else "1")
+    _refused(_run("receipt", "check", "--ledger", str(real.directory), "--tracking-code", typo),
+             "--tracking-code", "check symbol does not match")
+    _refused(_run("receipt", "check", "--ledger", str(real.directory), "--tracking-code",
+                  code.hex()[:-2]), "--tracking-code", "53 in all")
