@@ -23,12 +23,14 @@ from typing import Any
 from e2e.context import ElectionContext
 from e2e.cvr import ciphertexts_digest
 from e2e.elgamal import Ciphertext
-from e2e.errors import DecryptionError, RecordError
+from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json
+from e2e.errors import DecryptionError, PaperchainError, RecordError
 from e2e.group import GroupParameters
 from e2e.ledger.entry import Entry
 from e2e.ledger.types import EntryType
 from e2e.manifest import Manifest
 from e2e.setup import Role
+from e2e.verdicts import VERDICTS
 from e2e.verify import RecordVerifier
 from tally.audit import (
     AssertionRisk,
@@ -52,8 +54,8 @@ from tally.audit import (
     initial_round_size,
     readings_digest,
 )
-from tally.cvr import CvrChecker, located_at_entry, verify_share_once
-from tally.decrypt import DecryptionShare, combine
+from tally.cvr import CvrChecker, located_at_entry, share_verdict, verify_share_once
+from tally.decrypt import DecryptionShare, combine, shares_hold
 from tally.pairing import CvrFacts, Population, pair_cards
 from tally.reconcile import DeviceCounts, PaperBatch, Reconciliation
 from tally.sampler import Ticket
@@ -414,13 +416,32 @@ class AuditChecker:
 
     def _share(self, verifier: RecordVerifier, context: ElectionContext, index: int,
                entry: Entry) -> None:
+        """An audit round's shares: the batch path (``_round_shares(fast=True)``) accepts,
+        or the reference path (checked decoding, each proof on its own) decides — so a
+        refused entry gets exactly the reference's finding."""
+        try:
+            trustee, shares = self._round_shares(verifier, context, entry, fast=True)
+        except PaperchainError:
+            trustee, shares = self._round_shares(verifier, context, entry, fast=False)
+        current = self.state.current
+        if current is None:
+            raise RecordError("a decryption of sampled CVRs outside a round")
+        current.shares[trustee] = shares
+        verifier.report.passed("sampled CVR decryption shares (Chaum–Pedersen proofs)")
+
+    def _round_shares(self, verifier: RecordVerifier, context: ElectionContext, entry: Entry,
+                      *, fast: bool) -> tuple[int, list[DecryptionShare]]:
+        """Every check of a round's shares entry; ``fast`` decodes with membership deferred
+        and verifies the proofs not verified before as one batch
+        (``tally.decrypt.shares_hold``), raising if anything at all fails."""
         current = self.state.current
         if current is None or current.signoff_index is None:
             raise RecordError("a decryption of sampled CVRs before the board signed off the "
                               "round's readings")
         if current.cvrs_index is not None:
             raise RecordError("a decryption share after the round's CVRs were combined")
-        payload = AuditShares.from_payload(entry.payload, context.group)
+        payload = (_deferred_shares(entry.payload, context.group) if fast
+                   else AuditShares.from_payload(entry.payload, context.group))
         setup = verifier.state.setup
         if payload.round != current.entry.round:
             raise RecordError("shares for another round")
@@ -436,6 +457,16 @@ class AuditChecker:
         if trustee in current.shares:
             raise RecordError(f"a second set of shares from trustee {trustee}")
         payload_digest = hashlib.sha256(entry.payload).digest()  # once, not once per CVR
+        pairs = [(share, cvr_targets)
+                 for share, (_, cvr_targets) in zip(payload.shares, targets, strict=True)]
+        if fast:
+            verdicts = [share_verdict(share, context, cvr_targets, payload_digest)
+                        for share, cvr_targets in pairs]
+            if not all(v in VERDICTS for v in verdicts):
+                if not shares_hold(context, pairs):
+                    raise RecordError("the batch of shares does not verify")
+                for verdict in verdicts:
+                    VERDICTS.add(verdict)
         for share, (ballot_id, cvr_targets) in zip(payload.shares, targets, strict=True):
             if share.trustee != trustee or share.subject != audit_subject(ballot_id,
                                                                            current.index):
@@ -443,8 +474,7 @@ class AuditChecker:
                                   f"CVR {ballot_id.hex()}")
             verify_share_once(share, context, cvr_targets, entry.payload,
                               payload_digest=payload_digest)
-        current.shares[trustee] = list(payload.shares)
-        verifier.report.passed("sampled CVR decryption shares (Chaum–Pedersen proofs)")
+        return trustee, list(payload.shares)
 
     def _cvrs(self, verifier: RecordVerifier, context: ElectionContext, index: int,
               entry: Entry) -> None:
@@ -536,6 +566,22 @@ class AuditChecker:
         if state.end is not None and state.end.outcome == "full-hand-count" and (
                 state.hand_count is None):
             verifier.report.facts["certified_result"] = "awaiting the full hand count"
+
+
+def _deferred_shares(data: bytes, group: GroupParameters,
+                     where: str = "audit-decryption-share") -> AuditShares:
+    """``AuditShares.from_payload`` with each share decoded with membership deferred
+    (``DecryptionShare.from_payload(deferred=True)``): provisional until
+    ``tally.decrypt.shares_hold`` accepts them."""
+    obj = ObjectReader(parse_canonical_json(data, where), where)
+    obj.version([1])
+    items = obj.items("shares", 1_000_000)
+    shares = tuple(DecryptionShare.from_payload(canonical_json(item), group,
+                                                f"{where}.shares[{n}]", deferred=True)
+                   for n, item in enumerate(items))
+    result = AuditShares(obj.integer("round", 1), shares)
+    obj.done()
+    return result
 
 
 def combine_round(context: ElectionContext, current: RoundState) -> AuditCvrs:

@@ -64,6 +64,7 @@ __all__ = [
     "equality_targets",
     "located_at_entry",
     "publish_cvr_equality",
+    "share_verdict",
     "verify_share_once",
 ]
 
@@ -346,16 +347,24 @@ def verify_share_once(share: DecryptionShare, context: ElectionContext,
     against the same targets (H_E, the payload and the targets' digest in the key).
     ``payload_digest`` is SHA-256 of ``payload``, for a caller checking many shares of one
     entry (an audit round's): hashed once, not once per share."""
-    digest = hashlib.sha256(b"".join(c.alpha.to_bytes() + c.beta.to_bytes()
-                                     for _, _, c in targets)).digest()
     if payload_digest is None:
         payload_digest = hashlib.sha256(payload).digest()
-    verdict = VerdictCache.key(b"decryption-share", context.extended_base_hash,
-                               payload_digest, digest, share.subject.encode())
+    verdict = share_verdict(share, context, targets, payload_digest)
     if verdict in VERDICTS:
         return
     verify_share(share, context, targets)
     VERDICTS.add(verdict)
+
+
+def share_verdict(share: DecryptionShare, context: ElectionContext,
+                  targets: Sequence[tuple[int, int, Ciphertext]], payload_digest: bytes
+                  ) -> bytes:
+    """The key of "this entry's share verifies against these targets" (``e2e.verdicts``):
+    H_E, SHA-256 of the entry's payload, the targets' digest and the share's subject."""
+    digest = hashlib.sha256(b"".join(c.alpha.to_bytes() + c.beta.to_bytes()
+                                     for _, _, c in targets)).digest()
+    return VerdictCache.key(b"decryption-share", context.extended_base_hash,
+                            payload_digest, digest, share.subject.encode())
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,21 +13,27 @@ bounded by the number of ballots that could have contributed.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import gmpy2
+from gmpy2 import mpz
+
+from e2e.ballot import raw_decoders
+from e2e.batch import SECURITY_BITS
 from e2e.context import ElectionContext
 from e2e.elgamal import Ciphertext, discrete_log
 from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json
 from e2e.errors import DecryptionError, InvalidProof, InvalidShare, UsageError
-from e2e.group import ElementModP, ElementModQ, GroupParameters
-from e2e.hashing import Tag
+from e2e.group import ElementModP, ElementModQ, GroupParameters, _trusted_p
+from e2e.hashing import Tag, hash_to_exponent
+from e2e.multiexp import multi_exp
 from e2e.nonces import NonceSource, RandomNonces
 from e2e.proofs import (
     ChaumPedersenProof,
     ProofContext,
-    prove_chaum_pedersen,
     verify_chaum_pedersen,
 )
 from e2e.trustee import KeyShare
@@ -40,6 +46,7 @@ __all__ = [
     "compute_share",
     "lagrange_coefficient",
     "share_context",
+    "shares_hold",
     "verify_share",
 ]
 
@@ -83,9 +90,21 @@ class DecryptionShare:
         })
 
     @classmethod
-    def from_payload(cls, data: bytes, group: GroupParameters, where: str) -> DecryptionShare:
+    def from_payload(cls, data: bytes, group: GroupParameters, where: str, *,
+                     deferred: bool = False) -> DecryptionShare:
+        """Decode with every element checked (0 < x < p, x^q = 1). With ``deferred``, the
+        partial values and commitments get every check but x^q = 1: such a share is
+        provisional until ``shares_hold`` accepts it (which establishes membership), and
+        must be dropped — and the payload decoded again, checked — if it does not."""
         obj = ObjectReader(parse_canonical_json(data, where), where)
         obj.version([1])
+        if deferred:
+            raw, _ = raw_decoders(group)
+
+            def element(text: object, place: str) -> ElementModP:
+                return _trusted_p(raw(text, place), group)
+        else:
+            element = group.element_from_hex
 
         def partial(r: ObjectReader) -> PartialDecryption:
             proof = r.items("proof", 4)
@@ -94,9 +113,9 @@ class DecryptionShare:
             here = r.path("proof")
             return PartialDecryption(
                 r.integer("contest", 0, 10_000), r.integer("selection", 0, 1000),
-                r.element("value", group),
-                ChaumPedersenProof(group.element_from_hex(proof[0], f"{here}[0]"),
-                                   group.element_from_hex(proof[1], f"{here}[1]"),
+                element(r.raw("value"), r.path("value")),
+                ChaumPedersenProof(element(proof[0], f"{here}[0]"),
+                                   element(proof[1], f"{here}[1]"),
                                    group.exponent_from_hex(proof[2], f"{here}[2]"),
                                    group.exponent_from_hex(proof[3], f"{here}[3]")))
 
@@ -121,12 +140,27 @@ def compute_share(
         raise DecryptionError("this key share does not match the ceremony's verification key")
     partials = []
     for contest, selection, ciphertext in targets:
-        value, proof = prove_chaum_pedersen(
-            key_share.secret, ciphertext.alpha,
+        value, proof = _prove_partial(
+            key_share.secret, expected_key, ciphertext.alpha,
             share_context(context.extended_base_hash, subject, index, contest, selection,
                           ciphertext.beta), nonces)
         partials.append(PartialDecryption(contest, selection, value, proof))
     return DecryptionShare(subject, index, expected_key, tuple(partials))
+
+
+def _prove_partial(secret: ElementModQ, public: ElementModP, base: ElementModP,
+                   context: ProofContext, nonces: NonceSource
+                   ) -> tuple[ElementModP, ChaumPedersenProof]:
+    """``e2e.proofs.prove_chaum_pedersen`` (the same proof, nonces drawn in the same order)
+    with the public key K_ℓ = g^s given — the caller checked it once — instead of one
+    more constant-time exponentiation per partial decryption."""
+    group = base.group
+    result = base.pow_secret(secret)
+    u = nonces.next_exponent(group)
+    a = group.generator.pow_secret(u)
+    b = base.pow_secret(u)
+    c = hash_to_exponent(group, context.tag, *context.fields, public, base, result, a, b)
+    return result, ChaumPedersenProof(a, b, c, u + c * secret)
 
 
 def verify_share(share: DecryptionShare, context: ElectionContext,
@@ -153,6 +187,72 @@ def verify_share(share: DecryptionShare, context: ElectionContext,
         except InvalidProof as err:
             raise err.at(f"{where} contest {contest} selection {selection}") from None
     VERDICTS.add(verdict)
+
+
+def shares_hold(context: ElectionContext,
+                items: Sequence[tuple[DecryptionShare, Sequence[tuple[int, int, Ciphertext]]]]
+                ) -> bool:
+    """Whether every share verifies against its targets (``verify_share``'s verdict), all
+    checked as one batch — for shares decoded with membership deferred
+    (``from_payload(deferred=True)``), whose partial values and commitments it proves to be
+    in G_q. False says only that something fails: ``verify_share`` on the checked decoding
+    then names it, in its words.
+
+    The exact checks are the simple path's: the derived verification key, the targets
+    covered, and each proof's challenge equal to the hash of its statement. Then, as in
+    ``e2e.batch`` (whose soundness argument this follows): every partial value M and
+    commitment a, b has Jacobi symbol 1 (so lies in the quadratic residues Q); X = ∏ M^ε
+    over random 128-bit ε satisfies X^q = 1 (every M in G_q, except with probability
+    ≤ 2^-128); and with random 128-bit δ, γ per proof
+
+        ∏ a^δ · b^γ · K_ℓ^{Σ δ c} · ∏ M^{γ c} · g^{−Σ δ v} · ∏ A^{−γ v} = 1
+
+    (exponents of elements known to be in G_q — g, K_ℓ, A, M — reduced mod q), i.e. each
+    g^v = a·K_ℓ^c and A^v = b·M^c holds, except with probability ≤ 2^-127. The commitments
+    then lie in G_q (a = g^v·K_ℓ^{−c}, b = A^v·M^{−c}). Each target's A must be a checked
+    element (from a verified record), as every caller's is.
+    """
+    group = context.group
+    p, q = group.p, int(group.q)
+    jacobi, draw = gmpy2.jacobi, secrets.randbits
+    members: list[tuple[mpz, int]] = []
+    terms: list[tuple[mpz, int]] = []
+    g_exponent = 0
+    keys: dict[int, int] = {}
+    for share, targets in items:
+        derived = context.ceremony.verification_keys.get(share.trustee)
+        if derived is None or share.verification_key != derived:
+            return False
+        if [(x.contest, x.selection) for x in share.partials] != [(c, s) for c, s, _ in targets]:
+            return False
+        for partial, (contest, selection, ciphertext) in zip(share.partials, targets,
+                                                             strict=True):
+            proof = partial.proof
+            statement = share_context(context.extended_base_hash, share.subject,
+                                      share.trustee, contest, selection, ciphertext.beta)
+            expected = hash_to_exponent(  # e2e.proofs.verify_chaum_pedersen's preimage
+                group, statement.tag, *statement.fields, derived, ciphertext.alpha,
+                partial.value, proof.commitment_g, proof.commitment_a)
+            if proof.challenge != expected:
+                return False
+            value, a, b = partial.value.value, proof.commitment_g.value, proof.commitment_a.value
+            if jacobi(value, p) != 1 or jacobi(a, p) != 1 or jacobi(b, p) != 1:
+                return False
+            c, v = int(proof.challenge.value), int(proof.response.value)
+            members.append((value, draw(SECURITY_BITS)))
+            delta, gamma = draw(SECURITY_BITS), draw(SECURITY_BITS)
+            terms.append((a, delta))
+            terms.append((b, gamma))
+            terms.append((value, gamma * c % q))
+            terms.append((ciphertext.alpha.value, (-gamma * v) % q))
+            g_exponent += delta * v
+            keys[share.trustee] = keys.get(share.trustee, 0) + delta * c
+    if members and gmpy2.powmod(multi_exp(members, p), q, p) != 1:
+        return False
+    for trustee, exponent in keys.items():
+        terms.append((context.ceremony.verification_keys[trustee].value, exponent % q))
+    terms.append((group.g, (-g_exponent) % q))
+    return multi_exp(terms, p) == 1
 
 
 def _share_verdict(context: ElectionContext, share: DecryptionShare,

@@ -24,6 +24,7 @@ import rlacalc
 from e2e.cvr import CvrChunk, CvrCommitment, commitment_of, encrypt_cvr
 from e2e.encoding import canonical_json, parse_canonical_json
 from e2e.errors import EncodingError, PaperchainError, StateError, UsageError
+from e2e.group import TEST_GROUP
 from e2e.ledger.entry import Envelope, decode_envelope, leaf_hash_of, sign_entry
 from e2e.ledger.types import EntryType
 from e2e.signing import SigningKey
@@ -625,6 +626,30 @@ def test_detects_a_signoff_that_does_not_cover_the_readings(audited: Audited) ->
 def test_detects_a_second_set_of_sample_shares_from_one_trustee(audited: Audited) -> None:
     found = findings(_appended(audited, audited.index_of(EntryType.AUDIT_DECRYPTION_SHARE)))
     assert any("a second set of shares from trustee" in f for f in found), found
+
+
+@pytest.mark.parametrize("change", ["response", "value"])
+def test_detects_a_sample_share_with_a_bad_proof_or_value_in_the_reference_words(
+        audited: Audited, change: str) -> None:
+    """The verifier checks a round's shares as one batch (membership deferred); a bad proof
+    or a partial value outside the subgroup is refused with the reference path's finding:
+    the place (share, contest, selection) and the failing check, named."""
+    index = audited.index_of(EntryType.AUDIT_DECRYPTION_SHARE)
+    body = _payload(audited, index)
+    share = body["shares"][-1]
+    partial = share["partials"][-1]
+    if change == "response":
+        q = int(TEST_GROUP.q)
+        partial["proof"][3] = format((int(partial["proof"][3], 16) + 1) % q, "x").rjust(
+            2 * TEST_GROUP.q_bytes, "0")
+        expected = (f"decryption share of trustee {share['trustee']} contest "
+                    f"{partial['contest']} selection {partial['selection']}")
+    else:
+        partial["value"] = format(int(TEST_GROUP.p) - int(partial["value"], 16), "x").rjust(
+            2 * TEST_GROUP.p_bytes, "0")
+        expected = "not in the order-q subgroup"
+    found = findings(audited.forged(index, canonical_json(body)))
+    assert any(expected in f for f in found), found
 
 
 def test_detects_a_second_cvr_equality_share_from_one_trustee(audited: Audited) -> None:
