@@ -134,7 +134,7 @@ def simulate_tampered_audits(voters: int, seed: int, runs: int, *,
                 counts[(index, j)] = counts.get((index, j), 0) + 1
     paper_cards = [DemoCard(c.ballot_id, c.style_id, dict(c.choices), c.device_id, False)
                    for c in honest]
-    contest_id, changed = tamper_paper(manifest, paper_cards, counts,
+    contest_id, forged = tamper_paper(manifest, paper_cards, counts,
                                        random.Random(seed ^ 0x5EED))  # noqa: S311 - simulation
     facts = {c.ballot_id: CvrFacts("kiosk", c.style_id, tuple(
         i for i, _ in manifest.contests_of_style(c.style_id))) for c in honest}
@@ -160,7 +160,7 @@ def simulate_tampered_audits(voters: int, seed: int, runs: int, *,
                                    AuditSeed(digits)))
     confirmed = sum(1 for outcome, _ in outcomes if outcome == "confirmed")
     return SimulationResult(runs, confirmed, runs - confirmed,
-                            tuple(rounds for _, rounds in outcomes), contest_id, changed)
+                            tuple(rounds for _, rounds in outcomes), contest_id, len(forged))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -10,15 +10,18 @@ calls (``tally.cvr``, ``tally.audit_workflow``):
    recorded on the ledger for every verifier to see, and the audit stops there);
 3. the paper: each polling place's ballot box, mixed (a box does not keep cast order,
    and the ID-level manifest must not either), counted into batches of at most
-   ``BATCH_SIZE`` cards; the ID-level manifest lists each card's ballot ID. Until the
-   demo scans printed cards (``paper.scan.build_manifest``), the manifest is built from
-   the cards the kiosks issued (``DemoCard``); ``--tamper paper`` changes the printed
-   choices of enough cards to flip a contest's hand-count winner;
+   ``BATCH_SIZE`` cards; the ID-level manifest lists each card's ballot ID, as scanned
+   from the printed cards (``paperchain.demo_paper``). ``--tamper paper`` then forges
+   enough cards in the sealed batches to flip a contest's hand-count winner: each is
+   replaced by a card with the same ballot ID and a copy of its QR code but other printed
+   choices (``demo_paper.forge_cards``), so the manifest still matches and only reading
+   the printed text can tell;
 4. the official publishes the paper manifest and the reconciliation; two auditors,
    registered by the official, publish the parameters (risk limit 5%), the seed, and
-   run rounds: retrieval, blind readings of the cards' text signed by both, trustees'
-   decryption of the sampled CVRs, the risk; until every contest is confirmed or the
-   audit escalates to a full hand count, whose certified counts then go on the ledger;
+   run rounds: retrieval, blind readings of the cards' printed text (the pages of the
+   batch PDFs, ``paperchain.demo_board``) signed by both, trustees' decryption of the
+   sampled CVRs, the risk; until every contest is confirmed or the audit escalates to a
+   full hand count of the paper, whose certified counts then go on the ledger;
 5. the audit report (JSON and PDF) is written to ``OUT/audit``.
 """
 
@@ -44,6 +47,7 @@ from e2e.manifest import Manifest
 from e2e.setup import Role, WriterInfo
 from e2e.trustee import TrusteeWorkspace
 from e2e.voting import VotingDevice
+from paperchain.demo_board import BatchPapers
 from tally.audit import CardReading, ContestReading, HandCount
 from tally.audit_workflow import (
     AuditLedger,
@@ -122,11 +126,11 @@ def place_batches(cards: Sequence[DemoCard], places: dict[str, str], rng: random
 
 
 def tamper_paper(manifest: Manifest, cards: list[DemoCard], counts: dict[tuple[int, int], int],
-                 rng: random.Random) -> tuple[str, int]:
-    """Change printed choices so that the plurality contest with the widest margin gets
+                 rng: random.Random) -> tuple[str, list[DemoCard]]:
+    """Choose the cards to forge so that the plurality contest with the widest margin gets
     another hand-count winner: cards voting for the reported winner (and not the runner-up)
     are changed to vote for the runner-up, one more than half the margin. Returns the
-    contest ID and how many cards were changed."""
+    contest ID and the changed cards (their ``choices`` now what the forgery prints)."""
     best: tuple[int, int, int, int] | None = None  # margin, contest, winner, runner-up
     for index, contest in enumerate(manifest.contests):
         if contest.kind != "plurality" or contest.vote_for != 1:
@@ -145,7 +149,7 @@ def tamper_paper(manifest: Manifest, cards: list[DemoCard], counts: dict[tuple[i
     changed = margin // 2 + 1
     for card in candidates[:changed]:
         card.choices[contest.id] = frozenset({r_id})
-    return contest.id, changed
+    return contest.id, candidates[:changed]
 
 
 def _readings(context: ElectionContext, cards: dict[tuple[str, int], DemoCard],
@@ -173,6 +177,37 @@ def _readings(context: ElectionContext, cards: dict[tuple[str, int], DemoCard],
     return out
 
 
+def _paper_readings(context: ElectionContext, board: BatchPapers, paper: Sequence[PaperBatch],
+                    to_read: Sequence[tuple[str, int]], round_number: int
+                    ) -> list[CardReading]:
+    """What the demo's audit board reads on the paper: each card's printed text."""
+    styles: dict[tuple[str, int], str] = {}
+    ids: dict[tuple[str, int], bytes | None] = {}
+    for batch in paper:
+        for position, card in enumerate(batch.cards, start=1):
+            ids[(batch.name, position)] = card.ballot_id
+            if card.style_id is not None:
+                styles[(batch.name, position)] = card.style_id
+    return board.read(context.manifest, round_number, to_read, styles, ids)
+
+
+def _paper_hand_count(context: ElectionContext, board: BatchPapers,
+                      paper: Sequence[PaperBatch], when: str) -> HandCount:
+    """A full hand count of the paper: every card of every batch, read as printed."""
+    every = [(batch.name, position) for batch in paper
+             for position in range(1, len(batch.cards) + 1)]
+    totals: dict[tuple[str, str], int] = {}
+    for reading in _paper_readings(context, board, paper, every, 0):
+        for contest_id, contest in reading.contests:
+            for selection_id in contest.votes:
+                totals[(contest_id, selection_id)] = totals.get((contest_id, selection_id),
+                                                                0) + 1
+    counts = tuple((c.id, s.id, totals.get((c.id, s.id), 0))
+                   for c in context.manifest.contests for s in c.selections)
+    return HandCount(counts, ("Demo hand-count board",), when,
+                     "full hand count of every card after the audit escalated")
+
+
 def _hand_count(context: ElectionContext, cards: Sequence[DemoCard], when: str) -> HandCount:
     counts = []
     for contest in context.manifest.contests:
@@ -193,8 +228,10 @@ def audit_demo_election(
     scanned: ScannedPaper | None = None,
 ) -> DemoAudit:
     """Steps 1–5 of the module docstring; returns what happened. ``scanned`` is the ID-level
-    manifest the demo scanned from its printed cards (``paperchain.demo_paper``); without
-    it, the manifest is built from the cards the kiosks issued."""
+    manifest the demo scanned from its printed cards and the batches' PDFs
+    (``paperchain.demo_paper``): the audit board reads those pages. Without it (a unit
+    test's shortcut), the manifest is built from the cards the kiosks issued and the
+    board reads what they say (``--tamper paper`` then changes only those records)."""
     if tamper not in (None, *TAMPER_CHOICES):
         raise UsageError(f"--tamper is one of {list(TAMPER_CHOICES)}")
     allow = test_group
@@ -231,12 +268,23 @@ def audit_demo_election(
         view = AuditLedger.read(ledger, allow_test_group=allow)
         counts = {(c, s): n for c, s, _, n in view.verifier.report.facts["results"].counts}
         contest_id, changed = tamper_paper(context.manifest, cards, counts, rng)
-        audit.notes.append(f"tampered: {changed} cards' {contest_id!r} choice changed so its "
-                           "hand-count winner differs from the reported one")
-        reporter.step(f"Tampered paper: {changed} cards now show another {contest_id!r} vote "
-                      "(the hand count would elect the runner-up)")
+        forged = len(changed)
+        if scanned is not None and scanned.files:
+            from paperchain.demo_paper import forge_cards
+
+            forged = forge_cards(scanned.files, context.manifest,
+                                 {c.ballot_id: dict(c.choices) for c in changed})
+        audit.notes.append(f"tampered: {forged} cards forged (same ballot ID and QR code, "
+                           f"another {contest_id!r} choice printed) so the hand-count winner "
+                           "differs from the reported one")
+        reporter.step(f"Tampered paper: {forged} cards in the sealed batches replaced by "
+                      f"forgeries with the same ballot ID and QR code that print another "
+                      f"{contest_id!r} vote (the hand count would elect the runner-up)")
+    board: BatchPapers | None = None
     if scanned is not None:  # the paper the demo printed, mixed, batched and scanned back
         paper, at_position = scanned.batches, scanned.cards_at
+        if scanned.files:
+            board = BatchPapers(scanned.files)
     else:
         batches = place_batches(cards, places, rng)
         paper = [PaperBatch(name, place, f"Seal {n:04d}", len(box),
@@ -284,8 +332,12 @@ def audit_demo_election(
         current = view.state.current
         if current is None:
             break
-        record_readings(ledger, auditor, second.card.writer_id, second.key,
-                        _readings(context, at_position, current.to_read, audit_round.round),
+        if board is not None:
+            readings = _paper_readings(context, board, paper, current.to_read,
+                                       audit_round.round)
+        else:
+            readings = _readings(context, at_position, current.to_read, audit_round.round)
+        record_readings(ledger, auditor, second.card.writer_id, second.key, readings,
                         allow_test_group=allow)
         sign_off_round(ledger, auditor, second.card.writer_id, second.key,
                        allow_test_group=allow)
@@ -308,7 +360,9 @@ def audit_demo_election(
     last = next((r.risk for r in reversed(state.rounds) if r.risk is not None), None)
     audit.contests = dict(last.contests) if last is not None else {}
     if audit.outcome == "full-hand-count":
-        count = _hand_count(context, cards, clock().isoformat(timespec="seconds"))
+        when = clock().isoformat(timespec="seconds")
+        count = (_hand_count(context, cards, when) if board is None
+                 else _paper_hand_count(context, board, paper, when))
         publish_hand_count(ledger, official_writer, count, allow_test_group=allow)
         reporter.step("Audit escalated: a full hand count of every card was certified and "
                       "replaces the E2E result")

@@ -27,6 +27,8 @@ random name, and a card's PDF carries no time or ID in its metadata.
 
 from __future__ import annotations
 
+import io
+import os
 import random
 import re
 import secrets
@@ -37,8 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+import pypdfium2
+
 from e2e.ballot import MarkedBallot
 from e2e.context import ElectionContext
+from e2e.errors import EncodingError
 from e2e.ledger.client import LedgerClient
 from e2e.ledger.operator import AppendResult
 from e2e.manifest import Manifest
@@ -50,11 +55,18 @@ from paper.layout import PaperWriter, render_ballot_record
 from paper.manifest_csv import PlacedEntry, write_manifest_csv
 from paper.manifest_views import receipt_view, record_view
 from paper.official import OfficialPrinter
-from paper.payload import BallotRecordPayload, ReceiptStatus, make_ballot_record, make_receipt
+from paper.payload import (
+    BallotRecordPayload,
+    ReceiptStatus,
+    make_ballot_record,
+    make_receipt,
+    parse_payload,
+)
 from paper.pdfstream import PdfStreamWriter
-from paper.scan import PaperManifest, self_check_ballot_record
+from paper.scan import PaperManifest, read_qr_codes, self_check_ballot_record
 from paper.views import BallotRecordView
 from paperchain.demo_audit import DemoCard
+from paperchain.demo_board import printed_ballot_id, squeeze
 from paperchain.printing import (
     ScannedBatch,
     close_of_polls_documents,
@@ -72,6 +84,7 @@ __all__ = [
     "PrintedCard",
     "ScannedPaper",
     "check_printable",
+    "forge_cards",
     "mix_box",
 ]
 
@@ -127,6 +140,7 @@ class PaperCount:
     spoiled_papers: dict[str, int]  # polling place -> SPOILED papers in its envelope
     findings: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)  # batch name -> its PDF
 
     def for_audit(self, cards: Sequence[DemoCard]) -> ScannedPaper:
         """The manifest as ``tally`` batches, and each position's demo card (by ID)."""
@@ -143,17 +157,19 @@ class PaperCount:
                 card = None if entry.ballot_id is None else by_id.get(entry.ballot_id.value)
                 if card is not None:
                     cards_at[(name, entry.position)] = card
-        return ScannedPaper(batches, cards_at)
+        return ScannedPaper(batches, cards_at, dict(self.files))
 
 
 @dataclass(frozen=True, slots=True)
 class ScannedPaper:
     """The scanned manifest as the audit takes it: one ``PaperBatch`` per batch (box order,
-    the scanner's flags, the cover sheet's seal and count), and the demo card behind each
-    position (what its printed text says, for the demo's audit board)."""
+    the scanner's flags, the cover sheet's seal and count), the demo card behind each
+    position (what the kiosk printed there), and each batch's PDF: the paper itself,
+    which the demo's audit board reads (``paperchain.demo_board``)."""
 
     batches: list[PaperBatch]
     cards_at: dict[tuple[str, int], DemoCard]
+    files: dict[str, Path] = field(default_factory=dict)
 
 
 def _slug(text: str) -> str:
@@ -288,7 +304,8 @@ class DemoPaper:
                 printer.form(document)
         count = PaperCount(PaperManifest(tuple(r.entry for r in rows)), rows,
                            [(b.name, b.polling_place) for b in batches],
-                           dict(self._spoiled_count), findings)
+                           dict(self._spoiled_count), findings,
+                           files={b.name: b.files[0] for b in batches})
         count.seconds = {**self.seconds, "boxes": boxed - started, "scan": scanned - boxed,
                          "forms": time.perf_counter() - scanned}
         flagged = sum(1 for r in rows if r.entry.flags)
@@ -313,3 +330,73 @@ def _findings(election: PaperElection, rows: Sequence[PlacedEntry],
             found.append(f"{place}: {spoiled.get(place, 0)} SPOILED papers for {challenged} "
                          "challenges")
     return found
+
+
+# --- --tamper paper ---------------------------------------------------------------------
+
+FORGER_DPI = 150  # the forger photographs the original's QR code as a scanner would
+
+
+def _language_of(text: str, manifest: Manifest) -> str:
+    """The card's language: the one (other than English) whose election name it prints."""
+    printed = squeeze(text)
+    english = squeeze(manifest.name.english)
+    for language in manifest.languages:
+        name = squeeze(manifest.name[language])
+        if name != english and name in printed:
+            return language
+    return "en"
+
+
+def _forge_page(page: pypdfium2.PdfPage, text: str, manifest: Manifest,
+                choices: Mapping[str, frozenset[str]]) -> bytes:
+    image = page.render(scale=FORGER_DPI / 72, grayscale=True).to_pil()
+    codes = read_qr_codes(image)
+    if len(codes) != 1:
+        raise EncodingError(f"the card to forge shows {len(codes)} QR codes, not 1")
+    payload = parse_payload(codes[0])  # copied as printed: its signature stays valid
+    if not isinstance(payload, BallotRecordPayload):
+        raise EncodingError("the card to forge carries a receipt's QR code")
+    view = record_view(manifest, payload.style_id, _language_of(text, manifest), choices,
+                       payload.ballot_id, test_mode=payload.test)
+    return render_ballot_record(view, payload)
+
+
+def forge_cards(files: Mapping[str, Path], manifest: Manifest,
+                forged: Mapping[bytes, Mapping[str, frozenset[str]]]) -> int:
+    """``--tamper paper`` as a forger does it, on the paper itself: in the sealed batches,
+    each card whose ballot ID is in ``forged`` is replaced by a new card printing those
+    choices, with the same ballot ID and a copy of the original's QR code (the kiosk's
+    signature covers election, style and ID, never the choices, so the copy verifies).
+    The manifest scanned before is unchanged; only a reading of the printed text can see
+    the difference. Each batch PDF is rewritten atomically. Returns the cards replaced."""
+    replaced = 0
+    for path in files.values():
+        document = pypdfium2.PdfDocument(path)
+        try:
+            changed = False
+            for index in range(len(document)):
+                page = document[index]
+                textpage = page.get_textpage()
+                text = textpage.get_text_range()
+                textpage.close()
+                ballot_id = printed_ballot_id(text)
+                if ballot_id is None or ballot_id not in forged:
+                    page.close()
+                    continue
+                card = _forge_page(page, text, manifest, forged[ballot_id])
+                page.close()
+                document.del_page(index)
+                document.import_pages(pypdfium2.PdfDocument(card), [0], index)
+                changed = True
+                replaced += 1
+            if changed:
+                buffer = io.BytesIO()
+                document.save(buffer)
+        finally:
+            document.close()
+        if changed:
+            temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+            temporary.write_bytes(buffer.getvalue())
+            os.replace(temporary, path)
+    return replaced

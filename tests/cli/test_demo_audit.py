@@ -1,8 +1,11 @@
 """The demo's audit, and its two tampers, recomputed with code nobody here wrote.
 
-``--tamper paper`` changes printed cards so the mayor's hand-count winner flips: the audit
-must not confirm it (an RLA promises that with probability at least 1 − risk limit; for
-this seed it escalates after its first round). The demo's record is then recomputed:
+``--tamper paper`` forges printed cards in the sealed batches (same ballot ID, the QR code
+copied, another mayor printed) so the mayor's hand-count winner flips: the audit board
+reads the batch PDFs, so the audit finds the forgeries through the paper itself and must
+not confirm the mayor (an RLA promises that with probability at least 1 − risk limit; for
+this seed it escalates after its first round), while every other contest's readings of
+the same cards match their CVRs. The demo's record is then recomputed:
 its tickets with the ``consistent-sampler`` package and its super-simple p-values and
 sample sizes with ``rlacalc`` (both from PyPI), and ``paperchain audit verify`` passes.
 ``--tamper cvr`` makes a kiosk's CVR lie: verification fails on the equality proof.
@@ -11,6 +14,7 @@ sample sizes with ``rlacalc`` (both from PyPI), and ``paperchain audit verify`` 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import consistent_sampler
@@ -18,8 +22,11 @@ import pytest
 import rlacalc
 
 from e2e.keystore import KdfLimits
+from e2e.manifest import Manifest
 from e2e.record import RecordReader
-from paperchain.demo import DemoConfig, run_demo
+from paper.manifest_csv import read_manifest_csv
+from paperchain.demo import DemoConfig, DemoOutcome, demo_manifest_bytes, run_demo
+from paperchain.demo_board import BatchPapers
 from tally.audit_check import AuditChecker
 from tally.audit_verify import verify_audit
 from tally.risk import DiscrepancyCounts, kaplan_markov_sample_size
@@ -33,7 +40,7 @@ GAMMA = 1.03905
 
 
 @pytest.fixture(scope="module")
-def tampered_paper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tampered_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoOutcome]:
     out = tmp_path_factory.mktemp("demo") / "paper"
     outcome = run_demo(DemoConfig(out=out, voters=VOTERS, seed=SEED, test_group=True,
                                   kdf_limits=FAST, tamper="paper"))
@@ -41,7 +48,52 @@ def tampered_paper(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert outcome.audit is not None
     assert outcome.audit.outcome == "full-hand-count"  # not confirmed
     assert outcome.audit.rounds >= 1
-    return outcome.record
+    return out, outcome
+
+
+@pytest.fixture(scope="module")
+def tampered_paper(tampered_run: tuple[Path, DemoOutcome]) -> Path:
+    return tampered_run[1].record
+
+
+def test_tampered_paper_is_forged_in_the_boxes_and_found_by_reading_them(
+        tampered_run: tuple[Path, DemoOutcome]) -> None:
+    out, outcome = tampered_run
+    assert outcome.audit is not None
+    assert any("cards forged" in note for note in outcome.audit.notes)
+    # The paper as it now is: every card of the scanned manifest, read from the box PDFs.
+    manifest = Manifest.from_bytes(demo_manifest_bytes())
+    rows = read_manifest_csv((out / "paper" / "manifest.csv").read_text(encoding="utf-8"))
+    slug = {r.entry.batch: r.entry.batch.lower().replace(" ", "-") for r in rows}
+    board = BatchPapers({batch: out / "paper" / "boxes" / f"{name}.pdf"
+                         for batch, name in slug.items()})
+    where = [(r.entry.batch, r.entry.position) for r in rows]
+    readings = board.read(
+        manifest, 1, where, {(r.entry.batch, r.entry.position): r.entry.style_id or ""
+                             for r in rows},
+        {(r.entry.batch, r.entry.position): None if r.entry.ballot_id is None
+         else r.entry.ballot_id.value for r in rows})
+    assert {r.condition for r in readings} == {"ok"}  # the forgeries kept their IDs
+    mayor = Counter(v for r in readings for c, x in r.contests if c == "mayor"
+                    for v in x.votes)
+    # The certified hand count on the ledger is this reading of the paper, and elects
+    # another mayor than the E2E result.
+    reader = RecordReader(outcome.record)
+    _, verifier = verify_election(reader.envelopes(), allow_test_group=True)
+    state = verifier.checker(AuditChecker).state
+    assert state.hand_count is not None
+    counted = {s: n for c, s, n in state.hand_count.counts if c == "mayor"}
+    assert counted == {s: mayor.get(s, 0) for s in counted}
+    assert state.parameters is not None
+    (reported,) = {a.winner for a in state.parameters.contest("mayor").assertions}
+    assert mayor.most_common(1)[0][0] != reported
+    # Every discrepancy the audit found is in the forged contest: the paper of the other
+    # contests, read from the same pages, matches the CVRs.
+    last = state.rounds[-1].risk
+    assert last is not None
+    found = {r.contest_id for r in last.assertions
+             if r.counts.o1 + r.counts.o2 + r.counts.u1 + r.counts.u2}
+    assert found == {"mayor"}
 
 
 def test_demo_audit_recomputes_with_consistent_sampler_and_rlacalc(tampered_paper: Path
