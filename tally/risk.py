@@ -575,13 +575,16 @@ def bravo_sample_size(
     n / (p_w + p_l), rounded up, to count ballots with other votes. Φ⁻¹ is
     ``statistics.NormalDist().inv_cdf`` (scipy's ``norm.ppf`` in Arlo); the binomial quantile is
     the smallest x with P(X <= x) >= 1 - quantile. With a sample so far (w, l), the size of the
-    next round, i.e. further draws; 0 if the sample already suffices.
+    next round, i.e. further draws; 0 if the sample already suffices. A size that would
+    exceed the ballots is capped at the ballots (a full hand count): stepping towards it
+    could take hours for a margin of a few votes among millions.
     """
     q = _quantile(quantile)
     b = _bravo_setting(risk_limit, winner_votes, loser_votes, ballots, winner_sampled,
                        loser_sampled)
     w = _count("winner sampled", winner_sampled)
     ell = _count("loser sampled", loser_sampled)
+    population = _count("ballots", ballots)
     with localcontext(_ARLO_DECIMAL):
         p_wr = b.p_w + b.p_l
         p_w2 = b.p_w / p_wr
@@ -609,12 +612,18 @@ def bravo_sample_size(
         root = (-q_b + radical) if q > 0.5 else (-q_b - radical)
         size = max(math.floor(root / (2 * q_a)), 0)
         p_float = float(p_w2)
-        while True:
+
+        def in_ballots(draws: int) -> int:
+            return int((Decimal(draws) / p_wr).quantize(Decimal(1), rounding=ROUND_CEILING))
+
+        while in_ballots(size) <= population:
             x_c = Decimal(_binomial_quantile(1.0 - q, size, p_float))
             if x_c * plus + (size - x_c) * minus > threshold:
-                break
+                return in_ballots(size)
             size += 1
-        return int((Decimal(size) / p_wr).quantize(Decimal(1), rounding=ROUND_CEILING))
+        # More draws than the population holds (a margin of a few votes among millions
+        # would otherwise take hours to step through): every card, a full hand count.
+        return population
 
 
 def bravo_completion_probability(

@@ -41,6 +41,8 @@ from e2e.errors import EncodingError, UsageError
 
 __all__ = [
     "BATCH_NAME_CHARACTERS",
+    "MAX_CARDS",
+    "MAX_DRAWS",
     "MIN_SEED_DIGITS",
     "TICKET_DIGITS",
     "AuditSeed",
@@ -69,6 +71,13 @@ BATCH_NAME_CHARACTERS = "A-Z a-z 0-9 space _ - . , : ; # / ( ) & +"
 _NAME_CHARACTER = re.compile(r"[A-Za-z0-9 _.,:;#/()&+-]")
 _SEED = re.compile(r"[0-9]*")
 _MAX_SEED_DIGITS = 1000
+
+MAX_CARDS = 20_000_000
+"""The most cards a sampling frame may hold: every card's ticket is hashed before the first
+draw, so a frame beyond this (more than any jurisdiction's election) would take hours."""
+
+MAX_DRAWS = 1_000_000
+"""The most draws a sample may reach (earlier rounds included): beyond it, count by hand."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,13 +217,17 @@ class Ticket:
 
 
 def _cards(batches: Mapping[str, int]) -> list[tuple[str, int]]:
-    cards: list[tuple[str, int]] = []
+    total = 0
     for name, count in batches.items():
         check_batch_name(name)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise UsageError(f"batch {name!r}: the number of ballots must be >= 0, got {count!r}")
-        cards.extend((name, position) for position in range(1, count + 1))
-    return cards
+        total += count
+    if total > MAX_CARDS:  # checked before a single card is listed
+        raise UsageError(f"the batches hold {total:,} cards, more than the {MAX_CARDS:,} a "
+                         "sample can be drawn from (is a number of ballots mistyped?)")
+    return [(name, position) for name, count in batches.items()
+            for position in range(1, count + 1)]
 
 
 def iter_sample(
@@ -239,11 +252,15 @@ def draw_sample(
     """Draws ``already_drawn + 1`` .. ``already_drawn + size`` of the sequence, in draw order
     (Arlo's ``draw_sample(seed, manifest, size, num_sampled)``).
 
-    Without replacement asking for more cards than there are raises `UsageError`.
+    Without replacement asking for more cards than there are raises `UsageError`, and so do
+    more than `MAX_DRAWS` draws or more than `MAX_CARDS` cards.
     """
     for name, value in (("sample size", size), ("already drawn", already_drawn)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise UsageError(f"{name} must be a whole number >= 0, got {value!r}")
+    if already_drawn + size > MAX_DRAWS:
+        raise UsageError(f"at most {MAX_DRAWS:,} draws in all, asked for draws up to "
+                         f"{already_drawn + size:,}: a sample that large is a full hand count")
     cards = _cards(batches)  # checked once here so errors come before any hashing
     if not with_replacement and already_drawn + size > len(cards):
         raise UsageError(

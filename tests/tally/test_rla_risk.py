@@ -274,6 +274,22 @@ def test_bravo_refuses_estimates_after_a_loser_reported_at_zero_shows_up() -> No
                   loser_sampled=1)
 
 
+@pytest.mark.parametrize(("winner", "loser", "ballots", "quantile"), [
+    (51, 49, 100, 0.7), (501, 499, 1000, 0.9),
+    (5_000_001, 4_999_999, 10_000_000, 0.9),  # stepping to ~10^14 draws would take hours
+])
+def test_bravo_sample_size_beyond_the_population_is_a_full_count(
+        winner: int, loser: int, ballots: int, quantile: float) -> None:
+    # Uncapped, the first two were 22915 and 4089472: more cards than the contest has.
+    assert bravo_sample_size(risk_limit=0.05, winner_votes=winner, loser_votes=loser,
+                             ballots=ballots, quantile=quantile) == ballots
+
+
+def test_bravo_sample_size_within_the_population_is_not_capped() -> None:
+    assert bravo_sample_size(risk_limit=0.05, winner_votes=600, loser_votes=400,
+                             ballots=1000, quantile=0.9) == 402  # as before the cap
+
+
 @pytest.mark.parametrize("quantile", [0, 1, -0.5, 1.5])
 def test_bravo_sample_size_refuses_quantile_outside_unit_interval(quantile: float) -> None:
     with pytest.raises(UsageError, match="quantile"):

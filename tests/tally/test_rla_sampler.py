@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from e2e.errors import EncodingError, UsageError
 from tally.sampler import (
+    MAX_CARDS,
+    MAX_DRAWS,
     AuditSeed,
     Ticket,
     card_id_string,
@@ -154,6 +156,22 @@ def test_rejects_drawing_more_cards_than_exist_without_replacement() -> None:
         draw_sample(SEED, MANIFEST, 96, with_replacement=False)
     with pytest.raises(UsageError, match="cannot draw 96"):
         draw_sample(SEED, MANIFEST, 6, with_replacement=False, already_drawn=90)
+
+
+def test_rejects_more_draws_than_a_hand_count_would_take() -> None:
+    # With replacement nothing else bounds the size: 10^8 draws would run for hours.
+    with pytest.raises(UsageError, match="at most 1,000,000 draws"):
+        draw_sample(SEED, MANIFEST, MAX_DRAWS + 1, with_replacement=True)
+    with pytest.raises(UsageError, match="at most 1,000,000 draws"):
+        draw_sample(SEED, MANIFEST, 2, with_replacement=True, already_drawn=MAX_DRAWS - 1)
+
+
+def test_rejects_a_frame_too_large_to_hash_before_listing_its_cards() -> None:
+    # 21 batches of a million: refused from the counts alone (listing them would take GBs).
+    huge = {f"batch {n}": 1_000_000 for n in range(21)}
+    with pytest.raises(UsageError, match="21,000,000 cards"):
+        draw_sample(SEED, huge, 1, with_replacement=True)
+    assert sum(huge.values()) > MAX_CARDS
 
 
 def test_rejects_drawing_with_replacement_from_no_cards() -> None:
