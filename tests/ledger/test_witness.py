@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from e2e.encoding import canonical_json
-from e2e.errors import LedgerError
+from e2e.errors import LedgerError, StateError
 from e2e.keystore import atomic_write
 from e2e.ledger.entry import decode_entry
 from e2e.ledger.equivocation import EquivocationKind, verify_equivocation_proof
@@ -25,7 +25,9 @@ from e2e.ledger.http_client import HttpLedger
 from e2e.ledger.monitor import Party, check_logs
 from e2e.ledger.receipts import check_receipt
 from e2e.ledger.witness import EquivocationDetected
+from e2e.official import close_voting
 from paperchain.cli import main
+from tally.workflow import publish_tally
 from tests.ledger.service_helpers import Election, Network, make_election, rewrite_history, running
 
 
@@ -238,3 +240,20 @@ def test_witness_command_writes_the_proof_and_exits_2(network: Network, tmp_path
     checked = verify_equivocation_proof(proof.read_bytes(),
                                         operator_key=election.setup.operator_key)
     assert checked.election_id == election.election_id
+
+
+def test_tally_waits_for_k_witness_cosignatures_on_the_close_of_voting(
+        network: Network) -> None:
+    network.open_voting()
+    close_voting(network.official())
+    official = network.official()
+    with pytest.raises(StateError, match="does not cover the close of voting"):
+        publish_tally(network.client, official, allow_test_group=True)
+    network.sync("w1")  # 1 of the 2 the setup requires
+    with pytest.raises(StateError, match="does not cover the close of voting"):
+        publish_tally(network.client, official, allow_test_group=True)
+    network.sync("w2")
+    result = publish_tally(network.client, official, allow_test_group=True)
+    head = network.client.cosigned_head()  # the close-of-voting head, cosigned by both
+    assert head is not None
+    assert head.size == result.index
