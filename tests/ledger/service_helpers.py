@@ -100,11 +100,13 @@ class Election:
 
 
 def make_election(directory: Path, *, witnesses: Sequence[str] = ("w1", "w2"),
-                  threshold: int = 2, extra_officials: int = 0) -> Election:
+                  threshold: int = 2, extra_officials: int = 0,
+                  store_url: str = "sqlite:ledger.sqlite") -> Election:
     """A ledger directory and a setup registering its operator key and ``witnesses``."""
     ledger_dir = directory / "ledger"
     base = CeremonyScript.create(TEST_GROUP)
-    init_ledger_directory(ledger_dir, election_id=base.setup.election_id, test_group=True)
+    init_ledger_directory(ledger_dir, election_id=base.setup.election_id, test_group=True,
+                          store_url=store_url)
     config, operator_key, store = open_ledger_directory(ledger_dir)
     store.close()
     witness_keys = {w: SigningKey(_seed("witness", w)) for w in witnesses}
