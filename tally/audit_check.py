@@ -143,6 +143,22 @@ class AuditState:
         done = [r for r in self.rounds if r.risk is not None]
         return list(done[-1].risk.assertions) if done and done[-1].risk else []
 
+    def reading_conflict(self, reading: CardReading) -> str | None:
+        """Why a reading cannot stand as entered, or None: a card read as "ok" whose ID,
+        as read off it, is not the one the manifest lists at its place. The board enters
+        that card as "id-differs" (worst case), never as the manifest's card."""
+        if reading.condition != "ok" or reading.ballot_id is None:
+            return None
+        batch = next((b for b in self.manifest_batches if b.name == reading.batch), None)
+        if batch is None or not 1 <= reading.position <= len(batch.cards):
+            return None
+        listed = batch.cards[reading.position - 1].ballot_id
+        if listed is None or listed == reading.ballot_id:
+            return None
+        return (f"card ({reading.batch!r}, {reading.position}) is read as 'ok' with ballot ID "
+                f"{reading.ballot_id.hex()}, but the manifest lists {listed.hex()} there: a card "
+                "with another ID is 'id-differs'")
+
 
 class AuditChecker:
     """See the module docstring. ``state`` is the audit as replayed so far."""
@@ -389,6 +405,9 @@ class AuditChecker:
         if current.signoff_index is not None:
             raise RecordError("a reading after the round's sign-off")
         reading.check_against(context.manifest)
+        conflict = self.state.reading_conflict(reading)
+        if conflict is not None:
+            raise RecordError(conflict)
         self._board(verifier, context, index, entry, signed)
         current.readings.append(reading)
         self.state.readings[card] = reading

@@ -328,6 +328,9 @@ def record_readings(ledger: LedgerClient, writer: Writer, cosigner_id: str,
         if card in read:
             raise UsageError(f"card ({reading.batch!r}, {reading.position}) was already read")
         reading.check_against(context.manifest)
+        conflict = state.reading_conflict(reading)
+        if conflict is not None:
+            raise UsageError(conflict)
         read.add(card)
         signed.append(BoardSigned.sign(reading.body(), writer.writer_id, cosigner_id, cosigner,
                                        context.election_id))

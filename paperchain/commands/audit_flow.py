@@ -220,6 +220,13 @@ def register_flow_commands(audit: click.Group) -> None:
     def seed(ledger_spec: str, auditor_dir: Path, seed: str, rolled_by: tuple[str, ...],
              rolled_at: str | None, passphrase_file: Path | None) -> None:
         """(Auditor) Publish the seed: once, after the parameters, never again."""
+        if rolled_at is not None:
+            try:
+                datetime.fromisoformat(rolled_at)
+            except ValueError:
+                raise click.BadParameter(
+                    f"{rolled_at!r} is not an ISO 8601 date or time (e.g. "
+                    "2026-11-10T15:00:00+00:00)", param_hint="'--rolled-at'") from None
         client, test = _ledger(ledger_spec)
         writer = _writer(client, auditor_dir, passphrase_file, "the auditor")
         when = rolled_at or datetime.now(UTC).isoformat(timespec="seconds")
@@ -230,7 +237,8 @@ def register_flow_commands(audit: click.Group) -> None:
     @audit.command("round")
     @LEDGER
     @AUDITOR
-    @click.option("--size", type=int, help="Draws in this round (default: the recommended).")
+    @click.option("--size", type=click.IntRange(min=1),
+                  help="Draws in this round (default: the recommended).")
     @click.option("--retrieval-list", "retrieval_out",
                   type=click.Path(dir_okay=False, path_type=Path),
                   help="Also write the round's retrieval list (CSV) here.")
@@ -239,6 +247,10 @@ def register_flow_commands(audit: click.Group) -> None:
               retrieval_out: Path | None, passphrase_file: Path | None) -> None:
         """(Auditor) Start the next round: its draws and the CVRs it will decrypt once the
         board has read and signed off its cards."""
+        if retrieval_out is not None and not retrieval_out.absolute().parent.is_dir():
+            # Checked before the round goes on the ledger: a refusal changes nothing.
+            raise click.BadParameter(f"no directory {str(retrieval_out.absolute().parent)!r} "
+                                     "to write it in", param_hint="'--retrieval-list'")
         client, test = _ledger(ledger_spec)
         writer = _writer(client, auditor_dir, passphrase_file, "the auditor")
         appended, started = start_round(client, writer, size=size, allow_test_group=test)

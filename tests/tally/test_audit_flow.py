@@ -165,6 +165,10 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Audited:
     cosigner = e.auditors["auditor-2"]
     _refused(refusals, "reading of a card not in the sample", ledger, lambda: record_readings(
         ledger, auditor, "auditor-2", cosigner, [readings[0], stray], allow_test_group=True))
+    other_id = replace(readings[0], ballot_id=bytes(16))  # "ok", but not the listed card's ID
+    _refused(refusals, "reading as 'ok' of a card with another ID", ledger,
+             lambda: record_readings(ledger, auditor, "auditor-2", cosigner, [other_id],
+                                     allow_test_group=True))
     _refused(refusals, "sign-off before every card is read", ledger, lambda: sign_off_round(
         ledger, auditor, "auditor-2", cosigner, allow_test_group=True))
     _refused(refusals, "reading signed twice by the same member", ledger,
@@ -281,6 +285,7 @@ def test_reconciliation_has_no_differences_for_honest_paper(audited: Audited) ->
     ("second seed", StateError, "only ever one"),
     ("amended reconciliation after the seed", StateError, "can no longer change"),
     ("reading of a card not in the sample", UsageError, "not in round 1's sample"),
+    ("reading as 'ok' of a card with another ID", UsageError, "is 'id-differs'"),
     ("sign-off before every card is read", StateError, "not read yet"),
     ("reading signed twice by the same member", UsageError, "two different board members"),
     ("malformed readings file", EncodingError, "maybe"),
@@ -353,6 +358,27 @@ def test_detects_a_reading_of_a_card_not_in_the_sample(audited: Audited) -> None
                               e.context.election_id)
     assert any("not a card to read in round 1" in f
                for f in findings(audited.forged(index, signed.to_payload())))
+
+
+def test_detects_a_reading_as_ok_of_a_card_whose_id_is_not_the_manifests(
+        audited: Audited) -> None:
+    index = audited.index_of(EntryType.AUDIT_READING)
+    e = audited.election
+    body = _payload(audited, index)
+    body.pop("board"), body.pop("cosignature")
+    assert body["condition"] == "ok"
+    body["ballot_id"] = "00" * 16
+    from tally.audit import BoardSigned
+
+    signed = BoardSigned.sign(body, "auditor-1", "auditor-2", e.auditors["auditor-2"],
+                              e.context.election_id)
+    assert any("the manifest lists" in f and "'id-differs'" in f
+               for f in findings(audited.forged(index, signed.to_payload())))
+    body["condition"] = "id-differs"  # entered as it should be: a worst-case card
+    signed = BoardSigned.sign(body, "auditor-1", "auditor-2", e.auditors["auditor-2"],
+                              e.context.election_id)
+    assert not any("the manifest lists" in f
+                   for f in findings(audited.forged(index, signed.to_payload())))
 
 
 def test_detects_a_reading_without_the_second_members_signature(audited: Audited) -> None:

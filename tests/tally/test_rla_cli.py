@@ -164,6 +164,30 @@ def test_unparseable_calc_options_are_refused_by_click(
     assert "Traceback" not in err
 
 
+# --- the election's audit steps: options refused before the ledger is opened ------------------
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["seed", "--seed", SEED, "--rolled-by", "Ann", "--rolled-at", "yesterday"],
+     "not an ISO 8601 date"),
+    (["round", "--size", "0"], "0 is not in the range x>=1"),
+    (["round", "--size", "-3"], "-3 is not in the range x>=1"),
+    (["round", "--retrieval-list", "no/such/dir/round-1.csv"], "no directory"),
+])
+def test_bad_step_options_are_refused_before_the_ledger_changes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], words: str
+) -> None:
+    # The ledger does not exist: a refusal must come from the option itself, first.
+    ledger = tmp_path / "no-ledger"
+    (tmp_path / "auditor").mkdir()  # empty: no key to load either
+    code, _, err = run(capsys, "audit", args[0], "--ledger", str(ledger), "--auditor",
+                         str(tmp_path / "auditor"), *args[1:])
+    assert code == 2
+    assert words in err
+    assert "Traceback" not in err
+    assert not ledger.exists()
+
+
 # --- sample ------------------------------------------------------------------------------------
 
 
