@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from e2e.ballot import chain_seed, encrypt_ballot, mark_ballot
+from e2e.encoding import canonical_json
 from e2e.errors import LedgerError
 from e2e.ledger.entry import decode_envelope, leaf_hash_of, sign_entry
 from e2e.ledger.heads import HeadPolicy, cosign_head, verify_cosigned_head
@@ -17,6 +20,7 @@ from e2e.ledger.types import EntryType
 from e2e.merkle import verify_consistency, verify_inclusion
 from e2e.official import PhaseNote
 from e2e.signing import SigningKey
+from e2e.voting import CastBallot
 from tests.ledger.service_helpers import Election, Network, make_election, running
 
 
@@ -195,3 +199,43 @@ def test_witness_node_admits_nothing(network: Network) -> None:
     assert (info["role"], info["witness_id"], info["size"]) == ("witness", "w1", 11)
     assert httpx.post(f"{url}/v1/entries", content=b"x").status_code == 405
     assert httpx.get(f"{url}/v1/head").json()["cosigners"] == ["w1"]
+
+
+def _ballot(network: Network, sequence: int, previous: bytes | None,
+            master_nonce: bytes | None = None) -> dict:
+    """kiosk-1's ballot number ``sequence`` in its chain, as the JSON of its payload."""
+    context = network.election.context()
+    manifest = context.manifest
+    style = manifest.ballot_styles[0]
+    _, contest = manifest.contests_of_style(style.id)[0]
+    marked = mark_ballot(manifest, style.id, {contest.id: [contest.selections[0].id]})
+    previous = previous or chain_seed(context.extended_base_hash, "kiosk-1", "s1")
+    pending = encrypt_ballot(context, marked, device_id="kiosk-1", session="s1",
+                             sequence=sequence, previous_code=previous,
+                             master_nonce=master_nonce)
+    return json.loads(CastBallot(pending.ballot).to_payload())
+
+
+def _post_ballot(network: Network, ballot: dict, entry_sequence: int) -> httpx.Response:
+    election = network.election
+    return post_entry(network, sign_entry(election.device_key, "ballot", election.election_id,
+                                          "kiosk-1", entry_sequence,
+                                          canonical_json(ballot)).encode())
+
+
+def test_refuses_invalid_ballots_at_admission(network: Network) -> None:
+    network.open_voting()
+    first = _ballot(network, 1, None, master_nonce=b"\x01" * 32)
+    assert _post_ballot(network, first, 0).status_code == 200
+    code = CastBallot.from_payload(canonical_json(first), network.election.context().group,
+                                   "ballot").ballot.tracking_code
+    refused(_post_ballot(network, first, 1), 422, "sequence 1, expected 2")  # replayed
+    tampered = _ballot(network, 2, code)
+    proof = tampered["ballot"]["contests"][0]["selections"][0]["proof"][-1]
+    proof[-1] = format(int(proof[-1], 16) ^ 1, f"0{len(proof[-1])}x")  # a response
+    refused(_post_ballot(network, tampered, 1), 422, "g^v = a·α^c fails")
+    refused(_post_ballot(network, _ballot(network, 2, b"\x00" * 32), 1), 422,
+            "previous code does not continue the device's chain")
+    same_alphas = _ballot(network, 2, code, master_nonce=b"\x01" * 32)
+    refused(_post_ballot(network, same_alphas, 1), 409, "already used")
+    assert _post_ballot(network, _ballot(network, 2, code), 1).status_code == 200
