@@ -53,6 +53,7 @@ from e2e.ballot import (
     raw_decoders,
     verify_contests,
 )
+from e2e.batch import all_members
 from e2e.context import ElectionContext
 from e2e.elgamal import Ciphertext
 from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json, parse_json_object
@@ -81,6 +82,7 @@ __all__ = [
     "CvrStore",
     "EncryptedCvr",
     "RawCvr",
+    "admit_cvr_chunk",
     "chain_start",
     "ciphertexts_digest",
     "commitment_of",
@@ -456,6 +458,34 @@ class CvrChunk:
                          r, group, trusted=trusted), 100_000)))
         obj.done()
         return result
+
+
+def admit_cvr_chunk(group: GroupParameters, payload: bytes, where: str
+                    ) -> tuple[str, int, int]:
+    """(device ID, chunk number, CVRs) of a ``cvrs`` payload that decodes canonically with
+    every element in the subgroup — ``CvrChunk.from_payload``'s verdict, for the ledger's
+    admission (which checks no proof). Membership is checked for all the chunk's elements
+    at once (``e2e.batch.all_members``: Jacobi, then one batched x^q); anything refused
+    sends the payload through the checked decoder, which raises naming the place."""
+    try:
+        obj = ObjectReader(parse_canonical_json(payload, where), where)
+        obj.version([1])
+        device_id, number = obj.string("device_id", MAX_ID), obj.integer("chunk", 0, 10_000_000)
+        raws = obj.mapped("cvrs", lambda r: read_raw_cvr(r, group), 100_000)
+        obj.done()
+        elements: list[mpz] = []
+        for raw in raws:
+            for _, selections, contest_branches in raw.contests:
+                for alpha, beta, branches in selections:
+                    elements += (alpha, beta)
+                    elements += (x for a, b, _, _ in branches for x in (a, b))
+                elements += (x for a, b, _, _ in contest_branches for x in (a, b))
+        if all_members(group, elements):
+            return device_id, number, len(raws)
+    except PaperchainError:
+        pass
+    chunk = CvrChunk.from_payload(payload, group, where)  # raises, naming the place
+    return chunk.device_id, chunk.chunk, len(chunk.cvrs)
 
 
 def verify_cvr_chunk(context: ElectionContext, payload: bytes, where: str) -> CvrChunk:

@@ -27,11 +27,13 @@ the ballots, the audit's arithmetic — stay with the verifier (``tally.verify``
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 
+from e2e.batch import all_members
 from e2e.context import ElectionContext
-from e2e.cvr import CvrChunk, CvrCommitment
-from e2e.errors import LedgerError
+from e2e.cvr import CvrCommitment, admit_cvr_chunk
+from e2e.errors import LedgerError, PaperchainError
 from e2e.ledger.entry import Entry
 from e2e.ledger.operator import AdmissionCheck, LedgerState
 from e2e.ledger.types import EntryType
@@ -49,6 +51,7 @@ from tally.audit import (
     SeedEntry,
     check_signed_reading,
 )
+from tally.audit_check import deferred_shares
 from tally.cvr import CvrEquality
 from tally.decrypt import DecryptionShare
 from tally.reconcile import PaperBatch, Reconciliation
@@ -134,16 +137,18 @@ def _results(state: LedgerState, index: int, entry: Entry) -> Sequence[bytes]:
 
 
 def _cvrs(state: LedgerState, index: int, entry: Entry) -> Sequence[bytes]:
-    chunk = CvrChunk.from_payload(entry.payload, _context(state).group, "payload")
+    # CvrChunk.from_payload's verdict, membership checked for the chunk at once
+    device_id, number, count = admit_cvr_chunk(_context(state).group, entry.payload,
+                                               "payload")
     after = _after(state)
-    if chunk.device_id != entry.writer_id:
-        raise LedgerError(f"CVRs of device {chunk.device_id!r} written by {entry.writer_id!r}")
-    if chunk.device_id in after.committed:
+    if device_id != entry.writer_id:
+        raise LedgerError(f"CVRs of device {device_id!r} written by {entry.writer_id!r}")
+    if device_id in after.committed:
         raise LedgerError("CVRs after the device's commitment")
-    expected = after.chunks.get(chunk.device_id, 0)
-    if chunk.chunk != expected:
-        raise LedgerError(f"chunk {chunk.chunk}, expected chunk {expected}")
-    if not chunk.cvrs:
+    expected = after.chunks.get(device_id, 0)
+    if number != expected:
+        raise LedgerError(f"chunk {number}, expected chunk {expected}")
+    if not count:
         raise LedgerError("an empty chunk of CVRs")
     return ()
 
@@ -194,7 +199,16 @@ def _audit_signoff(state: LedgerState, index: int, entry: Entry) -> Sequence[byt
 
 
 def _audit_shares(state: LedgerState, index: int, entry: Entry) -> Sequence[bytes]:
-    payload = AuditShares.from_payload(entry.payload, _context(state).group, "payload")
+    group = _context(state).group
+    payload = None
+    with suppress(PaperchainError):  # membership of every share's elements, checked at once
+        deferred = deferred_shares(entry.payload, group, "payload")
+        if all_members(group, [x for share in deferred.shares for p in share.partials
+                               for x in (p.value.value, p.proof.commitment_g.value,
+                                         p.proof.commitment_a.value)]):
+            payload = deferred
+    if payload is None:  # the checked decoder: raises, naming the place
+        payload = AuditShares.from_payload(entry.payload, group, "payload")
     for share in payload.shares:
         _trustee_writer(state, share.trustee, entry.writer_id, "an audit decryption share")
     return ()

@@ -61,7 +61,8 @@ from tally.reconcile import DeviceCounts, PaperBatch, Reconciliation
 from tally.sampler import Ticket
 from tally.verify import TallyChecker
 
-__all__ = ["AuditChecker", "AuditState", "RoundState", "audit_subject", "round_targets"]
+__all__ = ["AuditChecker", "AuditState", "RoundState", "audit_subject", "deferred_shares",
+           "round_targets"]
 
 AUDIT_TYPES = frozenset({
     EntryType.PAPER_MANIFEST, EntryType.RECONCILIATION, EntryType.AUDIT_PARAMETERS,
@@ -459,7 +460,7 @@ class AuditChecker:
                               "round's readings")
         if current.cvrs_index is not None:
             raise RecordError("a decryption share after the round's CVRs were combined")
-        payload = (_deferred_shares(entry.payload, context.group) if fast
+        payload = (deferred_shares(entry.payload, context.group) if fast
                    else AuditShares.from_payload(entry.payload, context.group))
         setup = verifier.state.setup
         if payload.round != current.entry.round:
@@ -587,7 +588,7 @@ class AuditChecker:
             verifier.report.facts["certified_result"] = "awaiting the full hand count"
 
 
-def _deferred_shares(data: bytes, group: GroupParameters,
+def deferred_shares(data: bytes, group: GroupParameters,
                      where: str = "audit-decryption-share") -> AuditShares:
     """``AuditShares.from_payload`` with each share decoded with membership deferred
     (``DecryptionShare.from_payload(deferred=True)``): provisional until

@@ -155,6 +155,8 @@ def _run(directory: Path) -> Admitted:
         chunk, lambda o: o.update(device_id="kiosk-b", chunk=1))))
     refuse("empty CVR chunk", lambda: kiosk["kiosk-b"].write(EntryType.CVRS, _edit(
         chunk, lambda o: o.update(device_id="kiosk-b", cvrs=[]))))
+    refuse("CVRs with an element outside the group", lambda: kiosk["kiosk-b"].write(
+        EntryType.CVRS, _edit(chunk, _break_cvr_element)))
     refuse("CVRs that do not decode", lambda: kiosk["kiosk-b"].write(
         EntryType.CVRS, canonical_json({"version": 1, "device_id": "kiosk-b"})))
     refuse("commitment of another device", lambda: kiosk["kiosk-b"].write(
@@ -218,6 +220,9 @@ def _run(directory: Path) -> Admitted:
         decrypt_round_as_trustee(e.base.workspaces[1], ledger, allow_test_group=True)
         refuse("audit decryption share of another trustee", lambda: trustee[2].write(
             EntryType.AUDIT_DECRYPTION_SHARE, last_payload(EntryType.AUDIT_DECRYPTION_SHARE)))
+        refuse("audit decryption share with an element outside the group", lambda: trustee[1].write(
+            EntryType.AUDIT_DECRYPTION_SHARE, _edit(last_payload(
+                EntryType.AUDIT_DECRYPTION_SHARE), _break_audit_share_element)))
         decrypt_round_as_trustee(e.base.workspaces[3], ledger, allow_test_group=True)
         refuse("audit CVRs that do not decode", lambda: auditor.write(
             EntryType.AUDIT_CVRS, canonical_json({"version": 1})))
@@ -251,6 +256,20 @@ def _ballots(e: AuditElection) -> list[tuple[str, dict[str, list[str]]]]:
         out.append((style.id, {contest.id: [contest.selections[1 if i % 7 == 6 else 0].id]
                                for _, contest in manifest.contests_of_style(style.id)}))
     return out
+
+
+def _break_cvr_element(obj: dict[str, Any]) -> None:
+    """kiosk-b's first chunk, the last CVR's first β becomes 4 (of the right width): a
+    square, so only the batched x^q test (or the checked decoder) sees it is outside G_q."""
+    obj.update(device_id="kiosk-b", chunk=0)
+    selection = obj["cvrs"][-1]["contests"][0]["selections"][0]
+    selection["beta"] = "4".zfill(len(selection["beta"]))
+
+
+def _break_audit_share_element(obj: dict[str, Any]) -> None:
+    """The last sampled CVR's last partial decryption becomes 4, a square outside G_q."""
+    partial = obj["shares"][-1]["partials"][-1]
+    partial["value"] = "4".zfill(len(partial["value"]))
 
 
 def _break_first_element(obj: dict[str, Any]) -> None:
@@ -291,6 +310,7 @@ REFUSALS = [
     ("CVRs of another device", "CVRs of device 'kiosk-a' written by 'kiosk-b'"),
     ("CVR chunk out of order", "chunk 1, expected chunk 0"),
     ("empty CVR chunk", "an empty chunk of CVRs"),
+    ("CVRs with an element outside the group", "not in the order-q subgroup"),
     ("CVRs that do not decode", "missing key 'chunk'"),
     ("commitment of another device", "commitment of device 'kiosk-a' written by 'kiosk-b'"),
     ("commitment made twice", "committed twice"),
@@ -310,6 +330,7 @@ REFUSALS = [
     ("sign-off with an extra key", "exactly version, round, readings and digest"),
     ("audit decryption share of another trustee",
      "an audit decryption share of trustee 1 written by"),
+    ("audit decryption share with an element outside the group", "not in the order-q subgroup"),
     ("audit CVRs that do not decode", "missing key"),
     ("audit risk that does not decode", "missing key"),
     ("audit end that does not decode", "outcome"),
