@@ -127,8 +127,8 @@ def read_readings(path: Path, manifest: Manifest) -> list[CardReading]:
                 read = ContestReading(item.choice("reading", ("votes", "blank", "not-on-card",
                                                               "cannot-agree")),
                                       frozenset(votes))
-            except EncodingError as err:
-                raise err.at(item.where) from None
+            except EncodingError as err:  # located here unless it names its place already
+                raise (err if err.where else err.at(item.where)) from None
             item.done()
             contests.append((contest.id, read))
         contests_reader.done()

@@ -537,8 +537,8 @@ class CardReading:
                 raise EncodingError("selection IDs, each once, sorted", r.path("votes"))
             try:
                 reading = ContestReading(r.choice("reading", READING_KINDS), frozenset(votes))
-            except EncodingError as err:
-                raise err.at(r.where) from None
+            except EncodingError as err:  # located here unless it names its place already
+                raise (err if err.where else err.at(r.where)) from None
             return r.string("contest", 64), reading
 
         return cls(obj.integer("round", 1), obj.string("batch", 100), obj.integer("position", 1),

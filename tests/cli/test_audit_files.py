@@ -65,6 +65,18 @@ def test_refuses_readings_with_an_unknown_selection(tmp_path: Path) -> None:
         read_readings(path, MANIFEST)
 
 
+def test_refused_reading_kind_names_its_place_once(tmp_path: Path) -> None:
+    path = tmp_path / "readings.json"
+    path.write_text(json.dumps({"version": 1, "readings": [{
+        "round": 1, "batch": "Box 1", "position": 1, "ballot_id": None, "condition": "ok",
+        "contests": {"mayor": {"reading": "maybe"}}}]}))
+    with pytest.raises(EncodingError) as refused:
+        read_readings(path, MANIFEST)
+    place = f"{path}.readings[0].contests.mayor.reading"
+    assert refused.value.where == place  # once, not prefixed again by its contest
+    assert str(refused.value).count("contests.mayor") == 1
+
+
 def test_refuses_readings_with_a_mistyped_ballot_id(tmp_path: Path) -> None:
     printed = str(BallotId(bytes(16)))
     typo = printed[:-1] + ("1" if printed[-1] != "1" else "2")
