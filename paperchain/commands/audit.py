@@ -296,8 +296,10 @@ def calc_sample_size(**options: Any) -> None:
 @audit.command("sample")
 @click.option(
     "--seed",
+    "seeds",
     required=True,
-    help="The public random seed: at least 20 decimal digits, rolled in public.",
+    multiple=True,  # so that a second --seed is refused rather than silently preferred
+    help="The public random seed: at least 20 decimal digits, rolled in public (once).",
 )
 @click.option(
     "--manifest",
@@ -323,7 +325,7 @@ def calc_sample_size(**options: Any) -> None:
     "--json", "as_json", is_flag=True, help="Print a JSON list instead of a table."
 )
 def sample(
-    seed: str,
+    seeds: tuple[str, ...],
     manifest_path: Path,
     size: int,
     with_replacement: bool,
@@ -336,7 +338,10 @@ def sample(
     consistent sampler's (as Arlo: 18 digits), and cards are drawn in increasing ticket
     number. With --json: a list of {"ticket_number", "batch", "position"}.
     """
-    audit_seed = AuditSeed(seed)
+    if len(seeds) != 1:
+        raise click.BadParameter(f"one seed, not {len(seeds)}: an audit has exactly one",
+                                 param_hint="'--seed'")
+    audit_seed = AuditSeed(seeds[0])
     manifest = read_batch_manifest_csv(manifest_path)
     tickets = draw_sample(
         audit_seed,

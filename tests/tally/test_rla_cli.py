@@ -230,6 +230,15 @@ def test_sample_table_shows_containers_and_draws(
     assert "times drawn" in out
 
 
+def test_a_second_seed_is_refused_not_silently_preferred(
+    capsys: pytest.CaptureFixture[str], manifest: Path
+) -> None:
+    code, out, err = run(capsys, "audit", "sample", "--seed", SEED, "--seed", SEED[::-1],
+                         "--manifest", str(manifest), "--size", "3", "--json")
+    assert (code, out) == (2, "")
+    assert "one seed, not 2" in err
+
+
 @pytest.mark.parametrize(
     ("seed", "message"),
     [("3141592653589793238", "has 19 digits"), ("", "has 0 digits"),
