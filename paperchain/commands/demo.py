@@ -23,9 +23,11 @@ __all__ = ["demo"]
 @click.option("--seed", type=int, default=2026, show_default=True,
               help="Seed of the simulated voters' choices (never of any cryptographic value).")
 @click.option("--tamper", type=click.Choice(["paper", "cvr"]),
-              help="paper: change printed cards so a contest's hand-count winner flips (the "
-                   "audit must not confirm it); cvr: make a kiosk's CVR lie (the record fails "
-                   "verification on the CVR equality proof).")
+              help="paper: forge printed cards in the sealed batches (same ballot ID and QR "
+                   "code, another choice printed: OUT/paper/boxes) so a contest's hand-count "
+                   "winner flips; the audit board reads those pages and must not confirm it. "
+                   "cvr: make a kiosk's CVR lie (the record fails verification on the CVR "
+                   "equality proof).")
 def demo(out: Path, voters: int, test_group: bool, seed: int, tamper: str | None) -> None:
     """Run a whole election end to end: ceremony, voting, challenges, tally, verification.
 
