@@ -15,29 +15,34 @@ demo runs them all in one process. Entries are identified by
 
 Only positive verdicts are kept (a failing ballot is rare and is re-checked, which also
 regenerates its finding's words). Signature verdicts are kept the same way, keyed by the
-writer's key and the leaf hash. Nothing is persisted: a verdict never crosses a process
-boundary, so a verifier trusts only what it computed itself. The cache holds 32-byte
-keys only (≈ 100 bytes per ballot with Python's overhead) and is bounded.
+writer's key and the leaf hash. A verdict never crosses a process boundary, so a
+verifier trusts only what it computed itself.
+
+Memory stays flat as ballots grow: the newest ``memory_limit`` keys (32 bytes each,
+≈ 100 bytes with Python's overhead) are held in memory, older ones move to this
+process's temporary SQLite store (``e2e.scratch.KeySet``: full keys, stored as a hash
+keyed by a secret held only in this process's memory, so nothing written into the file
+from outside is ever taken for a verdict; removed when the process ends). Nothing is
+dropped, so a bound smaller than the ledger never makes a later pass re-verify.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
+from pathlib import Path
+
+from e2e.scratch import KeySet
 
 __all__ = ["VERDICTS", "VerdictCache"]
 
 
 class VerdictCache:
-    """A bounded set of verdict keys (least recently added dropped first)."""
+    """A set of verdict keys: the newest ``memory_limit`` in memory, the rest on disk."""
 
-    __slots__ = ("_keys", "_limit", "_lock", "hits", "misses")
+    __slots__ = ("_keys", "hits", "misses")
 
-    def __init__(self, limit: int = 4_000_000) -> None:
-        self._keys: OrderedDict[bytes, None] = OrderedDict()
-        self._limit = limit
-        self._lock = threading.Lock()
+    def __init__(self, memory_limit: int = 8_192, directory: str | Path | None = None) -> None:
+        self._keys = KeySet(memory_limit, keyed=True, directory=directory)
         self.hits = 0
         self.misses = 0
 
@@ -59,18 +64,27 @@ class VerdictCache:
         return found
 
     def add(self, key: bytes) -> None:
-        with self._lock:
-            self._keys[key] = None
-            while len(self._keys) > self._limit:
-                self._keys.popitem(last=False)
+        self._keys.add(key)
 
     def clear(self) -> None:
-        with self._lock:
-            self._keys.clear()
-            self.hits = self.misses = 0
+        self._keys.clear()
+        self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    @property
+    def memory_limit(self) -> int:
+        return self._keys.memory_limit
+
+    @property
+    def in_memory(self) -> int:
+        """Keys held in memory: never more than ``memory_limit``."""
+        return self._keys.in_memory
+
+    @property
+    def on_disk(self) -> int:
+        return self._keys.on_disk
 
     # --- the keys used by the ledger and the verifier --------------------------------------
 

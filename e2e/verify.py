@@ -22,7 +22,9 @@ outcomes are applied in ledger order and each finding is put where the one-by-on
 pass would have put it. Verdicts this process reached before — a ballot's proofs, an
 entry's signature — are reused (``e2e.verdicts``: keyed by H_E and the leaf hash), so
 the tally, each trustee's recomputation and the final verification check each ballot
-once. ``fast=False`` runs the simple reference pass (checked decoding, each proof on
+once. What is kept per ballot — those verdicts, the tracking codes — is held in memory
+up to a fixed bound and on disk beyond it (``e2e.scratch``), so memory stays flat as
+the ledger grows. ``fast=False`` runs the simple reference pass (checked decoding, each proof on
 its own, α in memory) for comparison.
 """
 
@@ -60,6 +62,7 @@ from e2e.parallel import (
     verify_chunk,
 )
 from e2e.remake import CardRemake, check_remake
+from e2e.scratch import KeySet
 from e2e.verdicts import VERDICTS, VerdictCache
 from e2e.voting import CastBallot, ChallengedBallot, DeviceChains, DeviceClose, alpha_keys
 
@@ -206,6 +209,8 @@ class EntryChecker(Protocol):
 
 T = TypeVar("T")
 
+_CODES_IN_MEMORY = 4_096  # tracking codes (and spoiled paper IDs) held in memory per set
+
 _VOTING_TYPES = frozenset({EntryType.BALLOT, EntryType.CHALLENGE, EntryType.DEVICE_CLOSE})
 _PHASE_TYPES = frozenset({EntryType.SETUP, EntryType.REGISTER_WRITER, EntryType.REVOKE_WRITER,
                           EntryType.VOTING_OPEN, EntryType.VOTING_CLOSE})
@@ -270,10 +275,12 @@ class RecordVerifier:
         self.context: ElectionContext | None = None
         self.chains: DeviceChains | None = None
         self.aggregate = CastAggregate()
-        self.spoiled_paper_ids: set[bytes] = set()
+        # Per ballot: in memory up to a bound, the rest in this process's scratch store
+        # (e2e.scratch), so that memory does not grow with the ledger.
+        self.spoiled_paper_ids = KeySet(_CODES_IN_MEMORY)
         self.card_remakes: dict[bytes, int] = {}  # paper ballot ID → remakes so far
-        self.cast_codes: set[bytes] = set()
-        self.challenged_codes: set[bytes] = set()
+        self.cast_codes = KeySet(_CODES_IN_MEMORY)
+        self.challenged_codes = KeySet(_CODES_IN_MEMORY)
         self.voting_close_index: int | None = None
         self.leaf_hashes_seen = 0
         self._alphas: set[bytes] = set()  # the reference pass (fast=False) only

@@ -16,6 +16,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 import pytest
 
 import e2e.parallel
+import e2e.verify
 from e2e.ballot import BallotOpening, chain_seed, encrypt_ballot
 from e2e.encoding import canonical_json
 from e2e.errors import UsageError
@@ -23,6 +24,7 @@ from e2e.group import TEST_GROUP
 from e2e.ledger.entry import Entry
 from e2e.ledger.types import EntryType
 from e2e.manifest import demo_manifest
+from e2e.scratch import KeySet
 from e2e.verdicts import VerdictCache
 from e2e.verify import RecordVerifier
 from e2e.voting import CastBallot, ChallengedBallot
@@ -59,7 +61,8 @@ def _run(election: SyntheticElection, entries: list[Entry], **options):
                    if not (v.alpha.is_one() and v.beta.is_one())},
         "counts": (aggregate.ballots, {k: v for k, v in aggregate.ballots_per_contest.items()
                                        if v}, aggregate.device_styles),
-        "codes": (verifier.cast_codes, verifier.challenged_codes, verifier.spoiled_paper_ids),
+        "codes": (set(verifier.cast_codes), set(verifier.challenged_codes),
+                  set(verifier.spoiled_paper_ids)),
     }
 
 
@@ -214,6 +217,92 @@ def test_a_second_pass_verifies_no_ballot_and_no_signature_again(election, hones
     assert report.checks["cast ballots verified"] == 17
 
 
+def test_per_ballot_state_stays_within_its_memory_bound_and_is_reused_from_disk(
+        election, honest, pool, monkeypatch) -> None:
+    """Verdicts and tracking codes beyond a small bound go to the scratch store, not to
+    memory; a second pass still verifies no ballot and no signature again (the verdicts
+    come back from disk), and a changed ballot is still verified and refused."""
+    bound = 4
+    monkeypatch.setattr(e2e.verify, "_CODES_IN_MEMORY", bound)
+    verdicts = VerdictCache(memory_limit=bound)
+    envelopes = list(envelopes_of(honest))
+    options = {"executor": pool, "chunk_size": 3, "in_flight": 2, "verdicts": verdicts}
+    first = RecordVerifier(election.election_id, allow_test_group=True, **options)
+    assert first.run(envelopes).ok
+    assert verdicts.in_memory <= bound
+    assert verdicts.on_disk > 30  # 19 ballots' and every entry's signature's verdicts
+    for codes, held in ((first.cast_codes, 17), (first.challenged_codes, 2)):
+        assert codes.in_memory <= bound
+        assert len(codes) == held == len(set(codes))
+    reference = _run(election, honest, fast=False)
+    assert (set(first.cast_codes), set(first.challenged_codes),
+            set(first.spoiled_paper_ids)) == reference["codes"]
+
+    calls = {"ballots": 0, "signatures": 0}
+    check = e2e.parallel.check_cast_payloads
+    verify_signature = Entry.verify_signature
+
+    def counting_check(context, payloads):
+        calls["ballots"] += len(payloads)
+        return check(context, payloads)
+
+    def counting_signature(self, key):
+        calls["signatures"] += 1
+        return verify_signature(self, key)
+
+    monkeypatch.setattr(e2e.parallel, "check_cast_payloads", counting_check)
+    monkeypatch.setattr(Entry, "verify_signature", counting_signature)
+    options["executor"] = None  # in this process, where the counters are
+    second = RecordVerifier(election.election_id, allow_test_group=True, **options)
+    assert second.run(envelopes).ok
+    assert calls == {"ballots": 0, "signatures": 0}
+    assert second.aggregate == first.aggregate
+    assert verdicts.in_memory <= bound
+
+    def bump(ballot: dict) -> None:
+        branch = ballot["contests"][1]["selections"][2]["proof"][0]
+        branch[3] = format((int(branch[3], 16) + 1) % int(G.q), "x").rjust(2 * G.q_bytes, "0")
+
+    tampered = _tamper_ballot(election, honest, 5, bump)
+    report = RecordVerifier(election.election_id, allow_test_group=True,
+                            **options).run(list(envelopes_of(tampered)))
+    assert calls["ballots"] >= 1  # the changed bytes have no verdict: verified again
+    assert [f.problem for f in report.findings if "excluded from the tally" in f.problem]
+
+
+def test_a_verdict_row_written_into_the_scratch_file_is_not_a_verdict() -> None:
+    verdicts = VerdictCache(memory_limit=1)
+    held = [VerdictCache.key(b"test", bytes([n])) for n in range(3)]
+    for key in held:
+        verdicts.add(key)
+    assert verdicts.in_memory == 1
+    assert verdicts.on_disk == 2
+    assert all(key in verdicts for key in held)
+    forged = VerdictCache.key(b"test", b"forged")
+    store = verdicts._keys._disk  # the process's scratch database
+    assert store is not None
+    store.db.execute("INSERT INTO keys VALUES (?)", (forged,))
+    assert forged not in verdicts
+    verdicts.clear()
+    assert len(verdicts) == 0
+    assert held[0] not in verdicts
+
+
+def test_a_key_set_counts_distinct_keys_across_memory_and_disk() -> None:
+    codes = KeySet(2)
+    for n in (1, 2, 3, 4, 1, 2, 5):
+        codes.add(bytes([n]))
+    assert codes.in_memory == 2
+    assert len(codes) == 5
+    assert sorted(codes) == [bytes([n]) for n in range(1, 6)]
+    assert bytes([3]) in codes
+    assert bytes([6]) not in codes
+    with pytest.raises(TypeError, match="cannot list"):
+        iter(KeySet(2, keyed=True))
+    with pytest.raises(ValueError, match="at least 1"):
+        KeySet(0)
+
+
 def test_dask_cluster_gives_the_same_verdict(election, honest) -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
@@ -269,7 +358,7 @@ def test_a_second_pass_through_a_pool_sends_ciphertexts_alone_and_counts_the_sam
     assert second.run(list(envelopes_of(entries))).ok
     assert len(stripped) == first.aggregate.ballots == 11  # every cast ballot, once
     assert second.aggregate == first.aggregate  # totals, per device too, and every count
-    assert second.cast_codes == first.cast_codes
+    assert set(second.cast_codes) == set(first.cast_codes)
 
 
 class _Counting(Executor):

@@ -1,0 +1,177 @@
+"""Per-ballot state of a run on disk, with a bounded cache in memory: memory stays flat.
+
+A verifier's pass keeps a few things per ballot that later steps of the same run need —
+the verdicts it reached (``e2e.verdicts``: two 32-byte keys per ballot) and the cast
+tracking codes (``RecordVerifier.cast_codes``). In Python objects they cost ≈ 0.35 kB
+per ballot: 35 MB at 10^5 ballots, 350 MB at 10^6. Like the α registry
+(``e2e.alphas``), a ``KeySet`` holds the most recently added keys in memory, up to
+``memory_limit`` of them, and moves the older ones to a temporary SQLite database of
+this process (created on the first overflow, so small runs never touch the disk):
+
+* ``keys(k BLOB PRIMARY KEY) WITHOUT ROWID`` — the full key (never a prefix: a verdict
+  found by a colliding prefix would be a verdict about other bytes);
+* the page cache is bounded (``cache_size``), the rest is the operating system's;
+* with ``keyed=True`` (verdicts) a key is stored as BLAKE2b keyed by a secret drawn when
+  the store is created and held only in this process's memory, so a row written into
+  the file by anyone else matches no key this process asks about: a verdict is trusted
+  only because this process computed it, whether it sits in memory or on disk;
+* a process forked from the owner (a pool worker) does not use the owner's file: it
+  starts its own store if it ever overflows (its memory copy is still the owner's, a
+  subset of what the owner knows).
+
+A key is either in memory or on disk, never both, so ``len`` counts distinct keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import sqlite3
+import tempfile
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["KeySet"]
+
+_CACHE_KIB = 1_024
+_COMMIT_EVERY = 4_096
+
+
+def _remove(directory: str, owner: int) -> None:
+    if os.getpid() != owner:  # a forked child leaves its parent's store alone
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(os.path.join(directory, "keys.sqlite"))
+    with contextlib.suppress(OSError):
+        os.rmdir(directory)
+
+
+class _DiskStore:
+    """The overflow of one ``KeySet`` in one process: a SQLite table of keys."""
+
+    def __init__(self, directory: str | Path | None) -> None:
+        self.owner = os.getpid()
+        self.path = tempfile.mkdtemp(prefix="paperchain-scratch-",
+                                     dir=None if directory is None else str(directory))
+        self._finalizer = weakref.finalize(self, _remove, self.path, self.owner)
+        self.db = sqlite3.connect(os.path.join(self.path, "keys.sqlite"), isolation_level=None,
+                                  check_same_thread=False)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE",
+                       f"cache_size=-{_CACHE_KIB}"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.execute("CREATE TABLE keys(k BLOB PRIMARY KEY) WITHOUT ROWID")
+        self.db.execute("BEGIN")
+        self.rows = 0
+        self._pending = 0
+
+    def has(self, key: bytes) -> bool:
+        return self.db.execute("SELECT 1 FROM keys WHERE k = ?", (key,)).fetchone() is not None
+
+    def put(self, key: bytes) -> None:
+        before = self.db.total_changes
+        self.db.execute("INSERT OR IGNORE INTO keys VALUES (?)", (key,))
+        self.rows += self.db.total_changes - before
+        self._pending += 1
+        if self._pending >= _COMMIT_EVERY:
+            self.db.execute("COMMIT")
+            self.db.execute("BEGIN")
+            self._pending = 0
+
+    def keys(self) -> list[bytes]:
+        return [bytes(row[0]) for row in self.db.execute("SELECT k FROM keys")]
+
+    def close(self) -> None:
+        if os.getpid() == self.owner:
+            self.db.close()
+        self._finalizer()
+
+
+class KeySet:
+    """A set of byte strings: the newest ``memory_limit`` in memory, the rest on disk.
+
+    ``keyed``: store (and look up) a keyed hash of each key instead of the key — for
+    verdicts, whose presence is trusted; such a set cannot be iterated.
+    ``directory``: where the temporary database goes (default: the system's temp dir).
+    """
+
+    def __init__(self, memory_limit: int, *, keyed: bool = False,
+                 directory: str | Path | None = None) -> None:
+        if memory_limit < 1:
+            raise ValueError("memory_limit must be at least 1")
+        self.memory_limit = memory_limit
+        self._memory: OrderedDict[bytes, None] = OrderedDict()
+        self._secret = secrets.token_bytes(32) if keyed else None
+        self._directory = directory
+        self._disk: _DiskStore | None = None
+        self._inherited: list[_DiskStore] = []  # a parent's store: kept open, never used
+        self._lock = threading.Lock()
+
+    def _stored(self, key: bytes) -> bytes:
+        if self._secret is None:
+            return key
+        return hashlib.blake2b(key, key=self._secret, digest_size=32).digest()
+
+    def _store(self, create: bool) -> _DiskStore | None:
+        disk = self._disk
+        if disk is not None and disk.owner != os.getpid():
+            self._inherited.append(disk)  # inherited through fork: not this process's file
+            disk = self._disk = None
+        if disk is None and create:
+            disk = self._disk = _DiskStore(self._directory)
+        return disk
+
+    def __contains__(self, key: bytes) -> bool:
+        with self._lock:
+            if key in self._memory:
+                return True
+            disk = self._store(create=False)
+            return disk is not None and disk.has(self._stored(key))
+
+    def add(self, key: bytes) -> None:
+        with self._lock:
+            if key in self._memory:
+                return
+            disk = self._store(create=False)
+            if disk is not None and disk.has(self._stored(key)):
+                return
+            self._memory[key] = None
+            while len(self._memory) > self.memory_limit:
+                oldest, _ = self._memory.popitem(last=False)
+                store = self._store(create=True)
+                assert store is not None
+                store.put(self._stored(oldest))
+
+    @property
+    def in_memory(self) -> int:
+        """How many keys are held in memory (never more than ``memory_limit``)."""
+        return len(self._memory)
+
+    @property
+    def on_disk(self) -> int:
+        disk = self._store(create=False)
+        return 0 if disk is None else disk.rows
+
+    def __len__(self) -> int:
+        return self.in_memory + self.on_disk
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Every key (those on disk first); only for a set that is not ``keyed``."""
+        if self._secret is not None:
+            raise TypeError("a keyed set holds hashes of its keys: it cannot list them")
+        with self._lock:
+            disk = self._store(create=False)
+            held = [*(disk.keys() if disk is not None else []), *self._memory]
+        return iter(held)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._memory.clear()
+            disk = self._store(create=False)
+            self._disk = None
+            if disk is not None:
+                disk.close()
