@@ -146,11 +146,13 @@ def render_audit_pdf(report: dict[str, Any], *, test: bool = False) -> bytes:
                                     rows))
     assertions = report.get("assertions", [])
     if assertions:
-        rows = tuple((a["contest"], a["assertion"], str(a["draws"]), str(a["o1"]), str(a["o2"]),
-                      str(a["u1"]), str(a["u2"]), f"{float(a['p_value']):.6f}")
+        counted = (("winner_draws", "loser_draws") if "winner_draws" in assertions[0]
+                   else ("o1", "o2", "u1", "u2"))  # ballot polling, or comparison
+        rows = tuple((a["contest"], a["assertion"], str(a["draws"]),
+                      *(str(a[k]) for k in counted), f"{float(a['p_value']):.6f}")
                      for a in assertions)
         sections.append(ReportTable("Risk per assertion", ("Contest", "Assertion", "Draws",
-                                                           "o1", "o2", "u1", "u2", "Risk"),
+                                                           *counted, "Risk"),
                                     rows))
         series = []
         for a in assertions:

@@ -43,6 +43,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json
@@ -62,6 +63,13 @@ from tally.assorters import (
     Votes,
     make_assertions,
 )
+from tally.audit_polling import (
+    POLLING_RULES,
+    PollingRiskFunction,
+    bravo_draws_expected,
+    bravo_risk,
+    polling_side,
+)
 from tally.decrypt import DecryptionShare
 from tally.pairing import PHANTOM_BATCH, RULES, Population
 from tally.risk import (
@@ -69,6 +77,7 @@ from tally.risk import (
     DEFAULT_GAMMA,
     AlphaMart,
     DiscrepancyCounts,
+    FixedEta,
     OptimalComparison,
     kaplan_markov_expected_sample_size,
     kaplan_markov_next_round_size,
@@ -93,9 +102,11 @@ __all__ = [
     "ContestSpec",
     "DecryptedCvr",
     "HandCount",
+    "PollingRiskFunction",
     "RiskFunction",
     "SeedEntry",
     "assess",
+    "assess_polling",
     "audit_contest",
     "build_contest_specs",
     "cvr_votes",
@@ -179,9 +190,27 @@ class RiskFunction:
 
 @dataclass(frozen=True, slots=True)
 class AssertionSpec:
+    """One assertion. A polling audit also records what its risk function needs: the
+    reported votes of the winner and of the loser (all others, for a supermajority), the
+    threshold t of the winner's share (1/2, or the supermajority's f) and ALPHA's η."""
+
     winner: str
     loser: str | None
     margin: float
+    winner_votes: int | None = None
+    loser_votes: int | None = None
+    threshold: Fraction | None = None
+    eta: float | None = None
+
+    def polling_json(self) -> dict[str, Any]:
+        if self.winner_votes is None or self.threshold is None:
+            return {}
+        out: dict[str, Any] = {
+            "winner_votes": self.winner_votes, "loser_votes": self.loser_votes,
+            "threshold": f"{self.threshold.numerator}/{self.threshold.denominator}"}
+        if self.eta is not None:
+            out["eta"] = repr(self.eta)
+        return out
 
     def label(self) -> str:
         return f"{self.winner} v {self.loser if self.loser is not None else 'all others'}"
@@ -210,8 +239,8 @@ class ContestSpec:
             "cards": self.cards, "cvrs": self.cvrs, "cast": self.cast,
             "phantoms": self.phantoms, "winners": list(self.winners),
             "auditable": self.auditable, "note": self.note,
-            "assertions": [{"winner": a.winner, "loser": a.loser, "margin": repr(a.margin)}
-                           for a in self.assertions],
+            "assertions": [{"winner": a.winner, "loser": a.loser, "margin": repr(a.margin),
+                            **a.polling_json()} for a in self.assertions],
         }
 
     @classmethod
@@ -220,8 +249,20 @@ class ContestSpec:
             loser = a.raw("loser")
             if loser is not None and not isinstance(loser, str):
                 raise EncodingError("expected null or a selection ID", a.path("loser"))
-            return AssertionSpec(a.string("winner", 64), loser,
+            spec = AssertionSpec(a.string("winner", 64), loser,
                                  _number(a.raw("margin"), a.path("margin")))
+            if not a.has("winner_votes"):
+                return spec
+            text = a.string("threshold", 40)
+            try:
+                threshold = Fraction(text)
+            except (ValueError, ZeroDivisionError):
+                raise EncodingError("a fraction n/d", a.path("threshold")) from None
+            if f"{threshold.numerator}/{threshold.denominator}" != text:
+                raise EncodingError("a fraction n/d in lowest terms", a.path("threshold"))
+            eta = _number(a.raw("eta"), a.path("eta")) if a.has("eta") else None
+            return AssertionSpec(spec.winner, spec.loser, spec.margin, a.integer("winner_votes"),
+                                 a.integer("loser_votes"), threshold, eta)
 
         winners = r.items("winners", 1000)
         if not all(isinstance(w, str) for w in winners):
@@ -242,17 +283,28 @@ class AuditParameters:
     reconciliation_index: int
     tally_index: int
     risk_limit: float
-    risk_function: RiskFunction
+    risk_function: RiskFunction | PollingRiskFunction
     contests: tuple[ContestSpec, ...]
     frame: tuple[tuple[str, int], ...]
     initial_round_size: int
     software: str
+    mode: str = "comparison"
 
     def __post_init__(self) -> None:
         if not 0 < self.risk_limit < 1:
             raise UsageError(f"the risk limit must be in (0, 1), got {self.risk_limit}")
+        polling = isinstance(self.risk_function, PollingRiskFunction)
+        if self.mode not in ("comparison", "polling") or polling != (self.mode == "polling"):
+            raise UsageError(f"a {self.mode} audit cannot use the risk function "
+                             f"{self.risk_function.name!r}")
+
+    @property
+    def polling(self) -> bool:
+        return self.mode == "polling"
 
     def to_json(self) -> dict[str, Any]:
+        if self.polling:
+            return self._polling_json()
         return {
             "version": 1, "reconciliation_index": self.reconciliation_index,
             "tally_index": self.tally_index, "risk_limit": repr(self.risk_limit),
@@ -272,6 +324,24 @@ class AuditParameters:
             "initial_round_size": self.initial_round_size, "software": self.software,
         }
 
+    def _polling_json(self) -> dict[str, Any]:
+        """A ballot-polling audit's parameters: ``mode`` polling, no CVR pairing."""
+        return {
+            "version": 1, "mode": "polling", "reconciliation_index": self.reconciliation_index,
+            "tally_index": self.tally_index, "risk_limit": repr(self.risk_limit),
+            "risk_function": self.risk_function.to_json(),
+            "sample_size_estimate": {"method": "bravo-asn"},
+            "sampler": {"name": "rivest-consistent-sampler", "hash": "sha256",
+                        "with_replacement": True, "ticket_digits": 18,
+                        "id_string": "str((batch name, position))", "positions_from": 1,
+                        "phantom_batch": PHANTOM_BATCH},
+            "population": {"rules": POLLING_RULES,
+                           "phantom_rule": PhantomRule.WORST_CASE.value, "card_style": False},
+            "contests": [c.to_json() for c in self.contests],
+            "frame": [{"batch": b, "cards": n} for b, n in self.frame],
+            "initial_round_size": self.initial_round_size, "software": self.software,
+        }
+
     def to_payload(self) -> bytes:
         return canonical_json(self.to_json())
 
@@ -279,12 +349,24 @@ class AuditParameters:
     def from_payload(cls, data: bytes, where: str = "audit-parameters") -> AuditParameters:
         obj = ObjectReader(parse_canonical_json(data, where), where)
         obj.version([1])
-        fixed = AuditParameters(0, 0, 0.5, RiskFunction(), (), (), 0, "").to_json()
-        for key in ("sample_size_estimate", "sampler", "pairing"):
-            if obj.raw(key) != fixed[key]:
-                raise EncodingError(f"this software knows only {fixed[key]}", obj.path(key))
-        risk_reader = obj.obj("risk_function")
-        risk_function = RiskFunction.from_json(risk_reader)
+        mode = "comparison"
+        risk_function: RiskFunction | PollingRiskFunction
+        if obj.has("mode"):  # a comparison audit's parameters carry no mode (as before)
+            mode = obj.choice("mode", ("polling",))
+            fixed = AuditParameters(0, 0, 0.5, PollingRiskFunction(), (), (), 0, "",
+                                    "polling").to_json()
+            for key in ("sample_size_estimate", "sampler", "population"):
+                if obj.raw(key) != fixed[key]:
+                    raise EncodingError(f"this software knows only {fixed[key]}", obj.path(key))
+            risk_reader = obj.obj("risk_function")
+            risk_function = PollingRiskFunction.from_json(risk_reader)
+        else:
+            fixed = AuditParameters(0, 0, 0.5, RiskFunction(), (), (), 0, "").to_json()
+            for key in ("sample_size_estimate", "sampler", "pairing"):
+                if obj.raw(key) != fixed[key]:
+                    raise EncodingError(f"this software knows only {fixed[key]}", obj.path(key))
+            risk_reader = obj.obj("risk_function")
+            risk_function = RiskFunction.from_json(risk_reader)
         risk_reader.done()
         result = cls(
             obj.integer("reconciliation_index"), obj.integer("tally_index"),
@@ -292,7 +374,7 @@ class AuditParameters:
             tuple(obj.mapped("contests", ContestSpec.from_json, 10_000)),
             tuple(obj.mapped("frame", lambda r: (r.string("batch", 100), r.integer("cards")),
                              1_000_000)),
-            obj.integer("initial_round_size"), obj.string("software", 128))
+            obj.integer("initial_round_size"), obj.string("software", 128), mode)
         obj.done()
         return result
 
@@ -320,9 +402,11 @@ def audit_contest(contest: Any) -> Contest:
 
 
 def build_contest_specs(manifest: Manifest, counts: Mapping[tuple[int, int], int],
-                        population: Population) -> tuple[ContestSpec, ...]:
+                        population: Population, polling: PollingRiskFunction | None = None
+                        ) -> tuple[ContestSpec, ...]:
     """Every contest of the manifest with its population and assertions, from the decrypted
-    counts ((contest, selection) → count) and the pairing."""
+    counts ((contest, selection) → count) and the pairing (for a polling audit, the polling
+    population and each assertion's reported votes, threshold and η)."""
     specs = []
     for index, contest in enumerate(manifest.contests):
         pop = population.contest(index)
@@ -341,6 +425,9 @@ def build_contest_specs(manifest: Manifest, counts: Mapping[tuple[int, int], int
                 winners = tuple(dict.fromkeys(a.assorter.winner for a in made))
                 assertions = tuple(AssertionSpec(a.assorter.winner, a.assorter.loser,
                                                  a.margin) for a in made)
+                if polling is not None:
+                    assertions = tuple(_polling_spec(audit_contest(contest), totals, a, polling)
+                                       for a in assertions)
                 if any(a.margin <= 0 for a in assertions):
                     note = "a margin of 0: only a full hand count can confirm it"
         auditable = bool(assertions) and all(a.margin > 0 for a in assertions)
@@ -350,6 +437,26 @@ def build_contest_specs(manifest: Manifest, counts: Mapping[tuple[int, int], int
                                  pop.cast, pop.shortfall, winners,
                                  auditable or pop.population == 0, note, assertions))
     return tuple(specs)
+
+
+def _polling_spec(contest: Contest, totals: Mapping[str, int], a: AssertionSpec,
+                  function: PollingRiskFunction) -> AssertionSpec:
+    """``a`` with the reported votes, the threshold and η a polling risk function needs."""
+    winner_votes = totals[a.winner]
+    if a.loser is None:
+        loser_votes = sum(totals.values()) - winner_votes
+        threshold = contest.exact_share
+    else:
+        loser_votes = totals[a.loser]
+        threshold = Fraction(1, 2)
+    eta = None
+    if function.name == "alpha" and a.margin > 0:
+        upper = Assorter(contest, a.winner, a.loser).upper_bound
+        eta = (1 + a.margin) / 2 if function.fixed_eta is None else function.fixed_eta
+        if not 0.5 < eta <= upper:
+            raise UsageError(f"contest {contest.name!r}, {a.label()}: η = {eta!r} is not in "
+                             f"(1/2, u] with u = {upper!r} (the assorter's upper bound)")
+    return AssertionSpec(a.winner, a.loser, a.margin, winner_votes, loser_votes, threshold, eta)
 
 
 def _assertion(manifest: Manifest, spec: ContestSpec, a: AssertionSpec) -> Assertion:
@@ -385,11 +492,38 @@ def _expected_draws(spec: ContestSpec, risk_limit: float, gamma: float, frame_si
     return math.ceil(needed * frame_size / spec.population)
 
 
+def _polling_draws(spec: ContestSpec, risk_limit: float, frame_size: int,
+                   drawn: Mapping[str, tuple[int, int, int]] | None = None) -> int | None:
+    """Further whole-frame draws BRAVO's average sample number expects for ``spec`` (its
+    assertions not yet met, with ``drawn``: label → (draws, winner draws, loser draws));
+    None: only a full hand count can settle it."""
+    if spec.population == 0:
+        return 0
+    if not spec.auditable:
+        return None
+    needed, so_far = 0, 0
+    for a in spec.assertions:
+        if a.winner_votes is None or a.loser_votes is None or a.threshold is None:
+            raise UsageError("a polling assertion without its reported votes")
+        draws, w, ell = (0, 0, 0) if drawn is None else drawn.get(a.label(), (0, 0, 0))
+        if drawn is not None and a.label() not in drawn:
+            continue  # met already
+        more = bravo_draws_expected(risk_limit, a.winner_votes, a.loser_votes, a.threshold,
+                                    spec.population, w, ell)
+        if more is None:
+            return None
+        needed, so_far = max(needed, more if drawn is None else max(more, 1)), max(so_far, draws)
+    if so_far + needed >= spec.population:
+        return None  # as many draws as cards: a full hand count is the better road
+    return math.ceil(needed * frame_size / spec.population)
+
+
 def initial_round_size(contests: Sequence[ContestSpec], risk_limit: float, gamma: float,
-                       frame_size: int) -> int:
+                       frame_size: int, *, polling: bool = False) -> int:
     """The first round's draws: enough for every auditable contest at Arlo's expected error
     rates (0 when some contest can only be settled by a full hand count)."""
-    sizes = [_expected_draws(c, risk_limit, gamma, frame_size) for c in contests]
+    sizes = [_polling_draws(c, risk_limit, frame_size) if polling
+             else _expected_draws(c, risk_limit, gamma, frame_size) for c in contests]
     if any(s is None for s in sizes):
         return 0
     return max((s for s in sizes if s is not None), default=0)
@@ -722,8 +856,13 @@ class AssertionRisk:
     counts: DiscrepancyCounts
     p_history: tuple[float, ...]
     p_value: float
+    tally: tuple[int, int] | None = None  # polling: draws read for the winner, the loser
 
     def to_json(self) -> dict[str, Any]:
+        if self.tally is not None:
+            return {"contest": self.contest_id, "assertion": self.assertion,
+                    "draws": self.draws, "winner_draws": self.tally[0],
+                    "loser_draws": self.tally[1], "p_value": repr(self.p_value)}
         return {"contest": self.contest_id, "assertion": self.assertion, "draws": self.draws,
                 "o1": self.counts.o1, "o2": self.counts.o2, "u1": self.counts.u1,
                 "u2": self.counts.u2, "p_value": repr(self.p_value)}
@@ -748,6 +887,8 @@ def assess(manifest: Manifest, parameters: AuditParameters, population: Populati
            ) -> list[AssertionRisk]:
     """Every assertion's risk after ``tickets`` (all draws so far, in order). Draws of cards
     without a reading or a decrypted CVR (when one is due) must not be passed."""
+    if parameters.polling:
+        return assess_polling(manifest, parameters, population, tickets, readings)
     out = []
     function = parameters.risk_function
     for spec in parameters.contests:
@@ -799,6 +940,62 @@ def assess(manifest: Manifest, parameters: AuditParameters, population: Populati
     return out
 
 
+def assess_polling(manifest: Manifest, parameters: AuditParameters, population: Population,
+                   tickets: Sequence[Ticket], readings: Mapping[tuple[str, int], CardReading],
+                   ) -> list[AssertionRisk]:
+    """``assess`` for a ballot-polling audit (``tally.audit_polling``): each draw holding the
+    contest is its paper's assorter value (a phantom draw, a card not found, with another
+    ID, marked SPOILED or TEST, or a contest the board cannot agree on: 0, the worst case;
+    without card-style data "not on card" is no vote, 1/2); BRAVO's risk after the last
+    draw, or ALPHA's sequential p-value with the assertion's η."""
+    function = parameters.risk_function
+    if not isinstance(function, PollingRiskFunction):
+        raise UsageError("a comparison audit's parameters")
+    out = []
+    for spec in parameters.contests:
+        for a in spec.assertions:
+            assertion = _assertion(manifest, spec, a)
+            values: list[float] = []
+            history: list[float] = []
+            winner_drawn = loser_drawn = 0
+            for ticket in tickets:
+                if not population.holds(ticket.batch, ticket.position, spec.index):
+                    continue
+                if population.pair_at(ticket.batch, ticket.position) is None:
+                    paper: Votes = Absent.PHANTOM
+                else:
+                    paper = paper_votes(manifest, readings.get((ticket.batch, ticket.position)),
+                                        spec.index)
+                value = assertion.assorter.assort(paper)
+                side = polling_side(value)
+                winner_drawn += side == 1
+                loser_drawn += side == -1
+                values.append(value)
+                if function.name == "bravo" and a.margin <= 0:
+                    history.append(1.0)  # a tie: no sample confirms it
+                elif function.name == "bravo":
+                    if (a.winner_votes is None or a.loser_votes is None
+                            or a.threshold is None):
+                        raise UsageError("a polling assertion without its reported votes")
+                    history.append(bravo_risk(a.winner_votes, a.loser_votes, a.threshold,
+                                              winner_drawn, loser_drawn))
+            if function.name == "alpha" and a.margin <= 0:
+                history = [1.0] * len(values)
+                p_value = 1.0
+            elif function.name == "alpha":
+                if a.eta is None:
+                    raise UsageError("an ALPHA polling assertion without its η")
+                test = AlphaMart(assertion.upper_bound, FixedEta(a.eta))
+                history = list(test.iter_p(values))
+                p_value = min(history, default=1.0)
+            else:
+                p_value = history[-1] if history else 1.0
+            out.append(AssertionRisk(spec.contest_id, a.label(), len(values),
+                                     DiscrepancyCounts(), tuple(history), p_value,
+                                     (winner_drawn, loser_drawn)))
+    return out
+
+
 def contest_risks(parameters: AuditParameters, risks: Sequence[AssertionRisk]
                   ) -> dict[str, float]:
     """Per contest, the largest p-value of its assertions (1 for one not auditable, 0 for
@@ -823,9 +1020,18 @@ def next_round_size(parameters: AuditParameters, risks: Sequence[AssertionRisk],
     for spec in parameters.contests:
         if met[spec.contest_id] <= parameters.risk_limit:
             continue
+        if parameters.polling:
+            unmet = {r.assertion: (r.draws, *(r.tally or (0, 0))) for r in risks
+                     if r.contest_id == spec.contest_id and r.p_value > parameters.risk_limit}
+            more = _polling_draws(spec, parameters.risk_limit, frame_size, unmet)
+            if more is None:
+                return None
+            needed = max(needed, more, 1)
+            continue
         observed = {r.assertion: (r.draws, r.counts) for r in risks
                     if r.contest_id == spec.contest_id}
-        total = _expected_draws(spec, parameters.risk_limit, parameters.risk_function.gamma,
+        gamma = parameters.risk_function.gamma  # type: ignore[union-attr]
+        total = _expected_draws(spec, parameters.risk_limit, gamma,
                                 frame_size, observed)
         if total is None:
             return None
@@ -867,11 +1073,17 @@ class AuditRisk:
     def from_payload(cls, data: bytes, where: str = "audit-risk") -> AuditRisk:
         obj = ObjectReader(parse_canonical_json(data, where), where)
         obj.version([1])
-        assertions = obj.mapped("assertions", lambda r: AssertionRisk(
-            r.string("contest", 64), r.string("assertion", 200), r.integer("draws"),
-            DiscrepancyCounts(r.integer("o1"), r.integer("o2"), r.integer("u1"),
-                              r.integer("u2")), (),
-            _number(r.raw("p_value"), r.path("p_value"))), 100_000)
+        def assertion(r: ObjectReader) -> AssertionRisk:
+            head = (r.string("contest", 64), r.string("assertion", 200), r.integer("draws"))
+            if r.has("winner_draws"):  # a polling audit's
+                tally = (r.integer("winner_draws"), r.integer("loser_draws"))
+                return AssertionRisk(*head, DiscrepancyCounts(), (),
+                                     _number(r.raw("p_value"), r.path("p_value")), tally)
+            return AssertionRisk(*head, DiscrepancyCounts(
+                r.integer("o1"), r.integer("o2"), r.integer("u1"), r.integer("u2")), (),
+                _number(r.raw("p_value"), r.path("p_value")))
+
+        assertions = obj.mapped("assertions", assertion, 100_000)
         contests = obj.mapped("contests", lambda r: (
             r.string("contest", 64), _number(r.raw("risk"), r.path("risk"))), 10_000)
         result = cls(obj.integer("round", 1), obj.integer("draws"), tuple(assertions),

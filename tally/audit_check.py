@@ -44,6 +44,7 @@ from tally.audit import (
     CardReading,
     DecryptedCvr,
     HandCount,
+    PollingRiskFunction,
     SeedEntry,
     assess,
     build_contest_specs,
@@ -117,7 +118,8 @@ class AuditState:
     batches: dict[int, PaperBatch] = field(default_factory=dict)
     reconciliation: Reconciliation | None = None
     reconciliation_index: int | None = None
-    population: Population | None = None
+    population: Population | None = None  # in force: the polling one under polling parameters
+    reconciled_population: Population | None = None  # the reconciliation's (CVRs paired)
     manifest_batches: list[PaperBatch] = field(default_factory=list)
     parameters: AuditParameters | None = None
     parameters_index: int | None = None
@@ -232,17 +234,38 @@ class AuditChecker:
                                           self.cvr_facts(verifier), note)
         return expected, population, batches
 
+    def polling_population(self, verifier: RecordVerifier) -> Population:
+        """A polling audit's population (``tally.audit_polling.POLLING_RULES``): the
+        reconciliation's batches with no CVR paired, so every card holds every contest."""
+        context = self._context(verifier)
+        return pair_cards(context.manifest,
+                          [(b.name, b.cards) for b in self.state.manifest_batches], {},
+                          dict(verifier.aggregate.ballots_per_contest))
+
     def expected_parameters(self, verifier: RecordVerifier, risk_limit: float,
                             risk_function: Any, software: str) -> AuditParameters:
         context = self._context(verifier)
         state = self.state
-        if state.population is None or state.reconciliation_index is None:
+        if state.reconciled_population is None or state.reconciliation_index is None:
             raise RecordError("audit parameters before a reconciliation")
-        specs = build_contest_specs(context.manifest, self.counts(verifier), state.population)
-        frame = tuple(state.population.frame().items())
-        size = initial_round_size(specs, risk_limit, risk_function.gamma,
-                                  state.population.frame_size)
         tally_index = verifier.checker(TallyChecker).tally_index or 0
+        if isinstance(risk_function, PollingRiskFunction):
+            population = self.polling_population(verifier)
+            specs = build_contest_specs(context.manifest, self.counts(verifier), population,
+                                        risk_function)
+            size = initial_round_size(specs, risk_limit, 0.0, population.frame_size,
+                                      polling=True)
+            return AuditParameters(state.reconciliation_index, tally_index, risk_limit,
+                                   risk_function, specs, tuple(population.frame().items()),
+                                   size, software, "polling")
+        if verifier.checker(CvrChecker).equality is None:
+            raise RecordError("comparison audit parameters without a combined CVR equality "
+                              "proof (a ballot-polling audit needs none)")
+        specs = build_contest_specs(context.manifest, self.counts(verifier),
+                                    state.reconciled_population)
+        frame = tuple(state.reconciled_population.frame().items())
+        size = initial_round_size(specs, risk_limit, risk_function.gamma,
+                                  state.reconciled_population.frame_size)
         return AuditParameters(state.reconciliation_index, tally_index, risk_limit,
                                risk_function, specs, frame, size, software)
 
@@ -285,6 +308,7 @@ class AuditChecker:
         # A new reconciliation replaces the previous one, and any parameters based on it.
         state.reconciliation, state.reconciliation_index = published, index
         state.population, state.manifest_batches = population, batches
+        state.reconciled_population = population
         state.parameters, state.parameters_index = None, None
         verifier.report.passed("reconciliation recomputed (table, manifest digest, pairing)")
         verifier.report.facts["reconciliation_findings"] = list(expected.table["findings"])
@@ -302,6 +326,9 @@ class AuditChecker:
             raise RecordError(f"the audit parameters differ from those recomputed from the "
                               f"results and the reconciliation (in {differing})")
         self.state.parameters, self.state.parameters_index = published, index
+        # The population in force: the polling one (no CVRs) or the reconciliation's.
+        self.state.population = (self.polling_population(verifier) if published.polling
+                                 else self.state.reconciled_population)
         verifier.report.passed("audit parameters recomputed (populations, assertions, margins)")
 
     def _seed(self, verifier: RecordVerifier, context: ElectionContext, index: int,

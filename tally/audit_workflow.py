@@ -39,6 +39,7 @@ from tally.audit import (
     BoardSigned,
     CardReading,
     HandCount,
+    PollingRiskFunction,
     RiskFunction,
     SeedEntry,
     draws_for,
@@ -122,7 +123,11 @@ def publish_reconciliation(
     computed from it and the ledger. Again before the seed to amend both."""
     view = _open(ledger, allow_test_group, progress)
     _before_seed(view)
-    if view.verifier.report.facts.get("cvr_equality_index") is None:
+    cvrs = view.verifier.checker(CvrChecker)
+    if view.verifier.report.facts.get("cvr_equality_index") is None and (cvrs.devices
+                                                                          or cvrs.cvrs):
+        # Without any CVR the paper manifest may follow the results (a ballot-polling
+        # audit); once CVRs are published, their equality comes first.
         raise StateError("the CVR equality proofs are not combined yet")
     if not batches:
         raise UsageError("the paper manifest has no batch")
@@ -168,11 +173,13 @@ def publish_hand_count(ledger: LedgerClient, writer: Writer, count: HandCount, *
 
 
 def publish_parameters(ledger: LedgerClient, writer: Writer, *, risk_limit: float,
-                       risk_function: RiskFunction | None = None,
+                       risk_function: RiskFunction | PollingRiskFunction | None = None,
                        allow_test_group: bool = False, progress: Progress = None
                        ) -> tuple[AppendResult, AuditParameters]:
     """The audit parameters, computed from the results and the reconciliation in force
-    (super-simple Kaplan–Markov with γ = 1.03905 unless ``risk_function`` says otherwise)."""
+    (super-simple Kaplan–Markov with γ = 1.03905 unless ``risk_function`` says otherwise).
+    A ``PollingRiskFunction`` (BRAVO, or ALPHA with its η) makes the audit a ballot-polling
+    one against the verified tally: no CVR is needed, paired or decrypted."""
     risk_function = risk_function or RiskFunction()
     if not 0 < risk_limit < 1:
         raise UsageError(f"the risk limit must be in (0, 1), got {risk_limit}")
@@ -180,6 +187,10 @@ def publish_parameters(ledger: LedgerClient, writer: Writer, *, risk_limit: floa
     _before_seed(view)
     if view.state.reconciliation is None:
         raise StateError("no reconciliation yet")
+    if not isinstance(risk_function, PollingRiskFunction) and (
+            view.verifier.checker(CvrChecker).equality is None):
+        raise StateError("a comparison audit needs the CVRs' combined equality proof; "
+                         "without CVRs, audit by ballot polling (--mode polling)")
     parameters = view.checker.expected_parameters(view.verifier, risk_limit, risk_function,
                                                   software_version())
     return writer.write(EntryType.AUDIT_PARAMETERS, parameters.to_payload()), parameters

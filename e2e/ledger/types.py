@@ -10,9 +10,10 @@ docs/spec.md §7.4. The election moves through phases, each opened by an entry:
 After the results (docs/spec.md §19.4) the order is fixed by phases alone:
 devices publish their encrypted CVRs and commitments and trustees their equality
 shares (tallied); the official's ``cvr-equality`` combines them; the paper manifest
-and the reconciliation follow, and may be amended (a new ``reconciliation``, which
-sends an ``audit-ready`` election back to ``reconciled``, so the audit parameters
-must be published again) until the seed; the seed is accepted once, in
+and the reconciliation follow (for a ballot-polling audit without CVRs, straight after
+the results, in ``tallied``; no CVR step can follow them), and may be amended (a new
+``reconciliation``, which sends an ``audit-ready`` election back to ``reconciled``, so
+the audit parameters must be published again) until the seed; the seed is accepted once, in
 ``audit-ready`` only; rounds follow; ``audit-end`` closes the audit, after which only
 a certified hand count (when the audit escalated) is accepted.
 
@@ -125,8 +126,10 @@ ENTRY_RULES: dict[EntryType, EntryRule] = {
     EntryType.CVR_COMMITMENT: _rule(_DEVICE, {Phase.TALLIED}),
     EntryType.CVR_EQUALITY_SHARE: _rule(_TRUSTEE, {Phase.TALLIED}),
     EntryType.CVR_EQUALITY: _rule(_OFFICIAL, {Phase.TALLIED}),
-    EntryType.PAPER_MANIFEST: _rule(_OFFICIAL, _BEFORE_SEED),
-    EntryType.RECONCILIATION: _rule(_OFFICIAL, _BEFORE_SEED),
+    # Also straight after the results, for a ballot-polling audit without CVRs (a
+    # comparison audit's parameters need the combined CVR equality: tally.audit_check).
+    EntryType.PAPER_MANIFEST: _rule(_OFFICIAL, {Phase.TALLIED, *_BEFORE_SEED}),
+    EntryType.RECONCILIATION: _rule(_OFFICIAL, {Phase.TALLIED, *_BEFORE_SEED}),
     EntryType.AUDIT_PARAMETERS: _rule(_AUDITOR, {Phase.RECONCILED, Phase.AUDIT_READY}),
     EntryType.AUDIT_SEED: _rule(_AUDITOR, {Phase.AUDIT_READY}),
     EntryType.AUDIT_ROUND: _rule(_AUDITOR, {Phase.AUDITING}),

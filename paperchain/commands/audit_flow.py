@@ -17,6 +17,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from e2e.errors import UsageError
 from e2e.identity import WriterIdentity
 from e2e.ledger.client import LedgerClient, Writer
 from e2e.ledger.operator import RegisterWriter
@@ -34,7 +35,7 @@ from paperchain.audit_files import (
 from paperchain.audit_report import audit_report, write_report
 from paperchain.commands.common import console, read_passphrase, stderr
 from paperchain.wiring import open_ledger
-from tally.audit import RiskFunction
+from tally.audit import PollingRiskFunction, RiskFunction
 from tally.audit_export import write_exports
 from tally.audit_verify import verify_audit
 from tally.audit_workflow import (
@@ -54,6 +55,7 @@ from tally.audit_workflow import (
 )
 from tally.batch_manifest import read_batch_manifest_csv
 from tally.cvr import decrypt_cvr_equality_as_trustee, publish_cvr_equality
+from tally.risk import DEFAULT_GAMMA
 
 __all__ = ["register_flow_commands"]
 
@@ -80,6 +82,39 @@ def _identity_option(name: str, help_text: str) -> Any:
     return click.option(f"--{name}", f"{name}_dir", required=True,
                         type=click.Path(exists=True, file_okay=False, path_type=Path),
                         help=help_text)
+
+
+def _risk_function(mode: str, name: str | None, gamma: float | None, eta: str | None
+                   ) -> RiskFunction | PollingRiskFunction:
+    """The risk function of ``audit parameters``; a bad combination of options is refused
+    before anything is opened."""
+    if mode == "polling":
+        if gamma is not None:
+            raise UsageError("--gamma is a comparison (Kaplan–Markov) option; a polling audit "
+                             "has no overstatements to inflate")
+        name = name or "bravo"
+        if name == "kaplan-markov":
+            raise UsageError("--risk-function kaplan-markov compares paper with CVRs; in "
+                             "polling mode use bravo or alpha")
+        if name == "bravo" and eta is not None:
+            raise UsageError("--eta is ALPHA's; BRAVO takes its alternative from the "
+                             "reported tally")
+        if name == "alpha" and eta is None:
+            raise UsageError("--risk-function alpha in polling mode needs --eta explicit: "
+                             "'reported' or a number in (1/2, 1]")
+        if eta is not None and eta != "reported":
+            try:
+                eta = repr(float(eta))
+            except ValueError:
+                raise UsageError(f"--eta must be 'reported' or a number, got {eta!r}") from None
+        return PollingRiskFunction(name, eta)
+    if name == "bravo":
+        raise UsageError("--risk-function bravo is ballot polling: add --mode polling")
+    if eta is not None:
+        raise UsageError("--eta sets ALPHA ballot polling's η (--mode polling); a comparison "
+                         "audit's ALPHA uses the optimal comparison η")
+    return RiskFunction(name or "kaplan-markov",
+                        gamma=DEFAULT_GAMMA if gamma is None else gamma)
 
 
 OFFICIAL = _identity_option("official", "The official's directory.")
@@ -190,23 +225,54 @@ def register_flow_commands(audit: click.Group) -> None:
     @AUDITOR
     @click.option("--risk-limit", type=float, default=0.05, show_default=True,
                   help="The risk limit, a fraction in (0, 1).")
-    @click.option("--risk-function", type=click.Choice(["kaplan-markov", "alpha"]),
-                  default="kaplan-markov", show_default=True,
-                  help="Super-simple Kaplan–Markov (Stark 2010) or ALPHA (Stark 2023).")
-    @click.option("--gamma", type=float, default=1.03905, show_default=True,
-                  help="Kaplan–Markov's error inflation factor γ > 1.")
+    @click.option("--mode", type=click.Choice(["comparison", "polling"]), default="comparison",
+                  show_default=True,
+                  help="comparison: the paper against the decrypted CVRs of the drawn cards "
+                       "(needs the CVRs' combined equality proof). polling: ballot polling "
+                       "against the verified tally, for an election without CVRs; nothing "
+                       "is decrypted.")
+    @click.option("--risk-function",
+                  type=click.Choice(["kaplan-markov", "alpha", "bravo"]),
+                  help="comparison: kaplan-markov (super-simple, Stark 2010; the default) or "
+                       "alpha (ALPHA, Stark 2023, optimal comparison η). polling: bravo "
+                       "(Lindeman, Stark, Yates 2012; the default) or alpha (ALPHA ballot "
+                       "polling, with --eta).")
+    @click.option("--gamma", type=float,
+                  help="comparison, kaplan-markov only: the error inflation factor γ > 1 "
+                       "[default: 1.03905].")
+    @click.option("--eta",
+                  help="polling, alpha only (required there): ALPHA's alternative mean η, "
+                       "'reported' (each assertion's reported assorter mean, (1 + margin)/2) "
+                       "or a number in (1/2, 1], the same for every assertion.")
     @PASSPHRASE
-    def parameters(ledger_spec: str, auditor_dir: Path, risk_limit: float, risk_function: str,
-                   gamma: float, passphrase_file: Path | None) -> None:
+    def parameters(ledger_spec: str, auditor_dir: Path, risk_limit: float, mode: str,
+                   risk_function: str | None, gamma: float | None, eta: str | None,
+                   passphrase_file: Path | None) -> None:
         """(Auditor) Publish the audit parameters, computed from the results and the
-        reconciliation in force: populations, assertions, margins, the sampler."""
+        reconciliation in force: populations, assertions, margins, the sampler.
+
+        \b
+        Comparison (default), after the CVRs' equality proof:
+          paperchain audit parameters --ledger L --auditor A --risk-limit 0.05
+        Ballot polling against the verified tally (no CVRs), right after the paper
+        manifest and reconciliation:
+          paperchain audit parameters --ledger L --auditor A --mode polling
+          paperchain audit parameters --ledger L --auditor A --mode polling \\
+              --risk-function alpha --eta reported
+
+        In polling mode the rounds draw cards from the paper manifest with the same
+        sampler, the board reads them as in a comparison audit, and each assertion's
+        risk is BRAVO's or ALPHA's against the decrypted tally; a card not found,
+        unreadable or disputed counts as a vote for the loser (the worst case).
+        """
+        function = _risk_function(mode, risk_function, gamma, eta)
         client, test = _ledger(ledger_spec)
         writer = _writer(client, auditor_dir, passphrase_file, "the auditor")
         appended, published = publish_parameters(
-            client, writer, risk_limit=risk_limit,
-            risk_function=RiskFunction(risk_function, gamma=gamma), allow_test_group=test)
-        stderr.print(f"Audit parameters at ledger index {appended.index}; first round: "
-                     f"{published.initial_round_size} draws")
+            client, writer, risk_limit=risk_limit, risk_function=function,
+            allow_test_group=test)
+        stderr.print(f"Audit parameters ({published.mode}, {function.name}) at ledger index "
+                     f"{appended.index}; first round: {published.initial_round_size} draws")
 
     @audit.command("seed")
     @LEDGER
@@ -355,11 +421,14 @@ def register_flow_commands(audit: click.Group) -> None:
         writer = _writer(client, auditor_dir, passphrase_file, "the auditor")
         _, measured = measure_risk(client, writer, decision=decision, allow_test_group=test)
         table = Table(title=f"Round {measured.round}: {measured.draws} draws")
-        for column in ("contest", "assertion", "draws", "o1", "o2", "u1", "u2", "risk"):
+        polling = any(a.tally is not None for a in measured.assertions)
+        counted = ("winner", "loser") if polling else ("o1", "o2", "u1", "u2")
+        for column in ("contest", "assertion", "draws", *counted, "risk"):
             table.add_column(column)
         for a in measured.assertions:
-            table.add_row(a.contest_id, a.assertion, str(a.draws), str(a.counts.o1),
-                          str(a.counts.o2), str(a.counts.u1), str(a.counts.u2),
+            counts = (a.tally if a.tally is not None
+                      else (a.counts.o1, a.counts.o2, a.counts.u1, a.counts.u2))
+            table.add_row(a.contest_id, a.assertion, str(a.draws), *map(str, counts),
                           f"{a.p_value:.6f}")
         console.print(table)
         stderr.print(f"Decision: {measured.decision}"
