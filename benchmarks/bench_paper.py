@@ -1,7 +1,9 @@
 """Paper throughput: printing and scanning pages per second, peak memory of a print run.
 
-    .venv/bin/python benchmarks/bench_paper.py                 # ~1 min: 500 printed, 100 scanned
-    .venv/bin/python benchmarks/bench_paper.py --full          # + a 10,000-card print run (~5 min)
+    .venv/bin/python benchmarks/bench_paper.py                 # ~1.5 min: 500 printed, 100
+                                                               # scanned, 200 in fresh processes
+    .venv/bin/python benchmarks/bench_paper.py --full          # fresh-process runs of 1,000
+                                                               # and 10,000 instead (~12 min)
     .venv/bin/python benchmarks/bench_paper.py --print-pages N # one print run of N cards only
     .venv/bin/python benchmarks/bench_paper.py --forms-pages N # one official-forms run only
 
@@ -13,15 +15,15 @@
 * **scan** — ``scan_files`` over a PDF of printed cards at 150 dpi (render with
   pypdfium2, decode with zxing-cpp, verify the signature), and over the same pages as
   degraded PNG scans.
-* **memory** — peak resident set size of a fresh process printing 1,000 cards and
-  (with ``--full``) 10,000 cards: flat in page count if the two are close.
+* **memory** — peak resident set size of a fresh process printing 200 cards (with
+  ``--full``: 1,000 and 10,000 cards, flat in page count if the two are close).
 * **scan memory** — a fresh process scanning a PDF of N printed cards at 150 dpi through
   ``scan_files`` into ``build_manifest`` (what ``paperchain scan`` does): pages per
-  second and peak memory, for 1,000 cards and (with ``--full``) 10,000.
+  second and peak memory, for 200 cards (with ``--full``: 1,000 and 10,000).
 * **official forms** — ``paper.official.OfficialPrinter`` streaming official forms into
   one PDF: a 40-page retrieval list (1,600 cards), then batch cover sheets, audit-board
   forms and close-of-polls forms in turn, until the run has N pages; in a fresh
-  process, 1,000 pages and (with ``--full``) 10,000 pages, for pages per second and
+  process, 200 pages (with ``--full``: 1,000 and 10,000), for pages per second and
   peak memory.
 
 Single process, single thread; the machine's figures go in benchmarks/README.md.
@@ -231,7 +233,8 @@ def child_print(pages: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true",
-                        help="also run a 10,000-card print run in its own process")
+                        help="the fresh-process (memory) runs at 1,000 and 10,000 cards and "
+                             "pages instead of 200 (make bench's default)")
     parser.add_argument("--print-pages", type=int, metavar="N",
                         help="only print N cards (in this process) and report")
     parser.add_argument("--forms-pages", type=int, metavar="N",
@@ -271,7 +274,7 @@ def main() -> None:
         print(f"scan: {scanned['pdf_pages_per_second']:.1f} pages/s from PDF "
               f"({scanned['pdf_ok']}/100 ok), {scanned['png_pages_per_second']:.1f} pages/s "
               f"from degraded 150 dpi PNGs ({scanned['png_ok']}/100 ok)")
-        runs = [1000, 10000] if args.full else [1000]
+        runs = [1000, 10000] if args.full else [200]  # 200: make bench stays < 15 min
         for pages in runs:
             run = child_print(pages)
             print(f"memory: {pages} cards printed in a fresh process: peak RSS "
