@@ -10,6 +10,10 @@ voters and tampered paper; only the cryptography is left out (the CVRs are the v
 choices, which the equality proofs establish in the real run). Run it with::
 
     .venv/bin/python -m paperchain.audit_simulation --voters 300 --seed 2026 --runs 1000
+
+``--mode polling`` (with ``--risk-function bravo`` or ``alpha --eta …``) runs the
+ballot-polling audit instead: the polling population (no CVRs), BRAVO or ALPHA against
+the reported tally.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tally.audit import (
     CardReading,
     ContestReading,
     DecryptedCvr,
+    PollingRiskFunction,
     RiskFunction,
     assess,
     build_contest_specs,
@@ -120,9 +125,12 @@ def audit_once(manifest: Manifest, parameters: AuditParameters, population: Popu
 
 
 def simulate_tampered_audits(voters: int, seed: int, runs: int, *,
-                             risk_limit: float = RISK_LIMIT) -> SimulationResult:
+                             risk_limit: float = RISK_LIMIT,
+                             risk_function: RiskFunction | PollingRiskFunction | None = None
+                             ) -> SimulationResult:
     """``runs`` audits of the demo election (``voters``, ``seed``) with ``--tamper paper``,
-    each with its own 24-digit seed (drawn from a generator seeded with ``seed``)."""
+    each with its own 24-digit seed (drawn from a generator seeded with ``seed``); a
+    ``PollingRiskFunction`` makes them ballot-polling audits against the reported tally."""
     manifest = demo_manifest()
     honest = demo_election(manifest, voters, seed, DemoConfig.challenge_rate)
     counts: dict[tuple[int, int], int] = {}
@@ -143,13 +151,22 @@ def simulate_tampered_audits(voters: int, seed: int, runs: int, *,
         for i in fact.contests:
             per_contest[i] = per_contest.get(i, 0) + 1
     box = [ManifestCard(c.ballot_id, frozenset(), c.style_id) for c in paper_cards]
-    population = pair_cards(manifest, [("Box", box)], facts, per_contest)
-    specs = build_contest_specs(manifest, counts, population)
-    risk = RiskFunction()
-    parameters = AuditParameters(0, 0, risk_limit, risk, specs,
-                                 tuple(population.frame().items()),
-                                 initial_round_size(specs, risk_limit, risk.gamma,
-                                                    population.frame_size), "simulation")
+    risk = risk_function or RiskFunction()
+    if isinstance(risk, PollingRiskFunction):
+        population = pair_cards(manifest, [("Box", box)], {}, per_contest)
+        specs = build_contest_specs(manifest, counts, population, risk)
+        first = initial_round_size(specs, risk_limit, 0.0, population.frame_size,
+                                   polling=True)
+        parameters = AuditParameters(0, 0, risk_limit, risk, specs,
+                                     tuple(population.frame().items()), first, "simulation",
+                                     "polling")
+    else:
+        population = pair_cards(manifest, [("Box", box)], facts, per_contest)
+        specs = build_contest_specs(manifest, counts, population)
+        parameters = AuditParameters(0, 0, risk_limit, risk, specs,
+                                     tuple(population.frame().items()),
+                                     initial_round_size(specs, risk_limit, risk.gamma,
+                                                        population.frame_size), "simulation")
     paper = {("Box", n): card for n, card in enumerate(paper_cards, start=1)}
     cvrs = {c.ballot_id: _decrypted(manifest, c) for c in honest}
     seeds = random.Random(seed)  # noqa: S311 - which seeds to try, not a secret
@@ -168,9 +185,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--voters", type=int, default=300, help="the demo's --voters")
     parser.add_argument("--seed", type=int, default=2026, help="the demo's --seed")
     parser.add_argument("--runs", type=int, default=1000, help="audits to run")
+    parser.add_argument("--mode", choices=("comparison", "polling"), default="comparison",
+                        help="comparison (Kaplan–Markov) or ballot polling")
+    parser.add_argument("--risk-function", choices=("bravo", "alpha"), default="bravo",
+                        help="polling: bravo, or alpha with --eta")
+    parser.add_argument("--eta", help="polling alpha: 'reported' or a number in (1/2, 1]")
     args = parser.parse_args(argv)
-    result = simulate_tampered_audits(args.voters, args.seed, args.runs)
-    print(f"--tamper paper: {result.cards_changed} cards' {result.contest!r} changed; "
+    function = (PollingRiskFunction(args.risk_function, args.eta) if args.mode == "polling"
+                else None)
+    result = simulate_tampered_audits(args.voters, args.seed, args.runs,
+                                      risk_function=function)
+    print(f"{args.mode}: --tamper paper: {result.cards_changed} cards' {result.contest!r} changed; "
           f"{result.runs} audits at risk limit {RISK_LIMIT}: {result.confirmed} confirmed, "
           f"{result.escalated} escalated (escalation rate {result.escalation_rate:.4f}); "
           f"rounds: max {max(result.rounds)}, mean "
