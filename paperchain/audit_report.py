@@ -72,8 +72,10 @@ def audit_report(view: AuditLedger) -> dict[str, Any]:
     } for r in state.rounds]
     out["assertions"] = [{
         **risk.to_json(), "p_history": list(risk.p_history),
-        "draws_evaluated": [{"draw": e.draw, "omega": e.omega, "value": e.value,
-                             "discrepancy": _kind(e)}
+        "draws_evaluated": [({"draw": e.draw, "value": e.value, "vote": e.side}
+                             if e.side is not None else  # ballot polling: no overstatement
+                             {"draw": e.draw, "omega": e.omega, "value": e.value,
+                              "discrepancy": _kind(e)})
                             for e in evaluations.get(f"{risk.contest_id}: {risk.assertion}", [])],
     } for risk in risks]
     out["outcome"] = None if state.end is None else state.end.outcome

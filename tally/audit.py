@@ -870,7 +870,9 @@ class AssertionRisk:
 
 @dataclass(frozen=True, slots=True)
 class DrawEvaluation:
-    """One draw seen by one assertion: the overstatement ω and the value B."""
+    """One draw seen by one assertion: the overstatement ω and the value B (comparison), or
+    the paper's assorter value and ``side`` — "winner", "loser" or "neither" — with ω NaN
+    (ballot polling, which has no overstatement)."""
 
     draw: int
     batch: str
@@ -878,6 +880,7 @@ class DrawEvaluation:
     omega: float
     value: float
     counts: DiscrepancyCounts
+    side: str | None = None
 
 
 def assess(manifest: Manifest, parameters: AuditParameters, population: Population,
@@ -888,7 +891,8 @@ def assess(manifest: Manifest, parameters: AuditParameters, population: Populati
     """Every assertion's risk after ``tickets`` (all draws so far, in order). Draws of cards
     without a reading or a decrypted CVR (when one is due) must not be passed."""
     if parameters.polling:
-        return assess_polling(manifest, parameters, population, tickets, readings)
+        return assess_polling(manifest, parameters, population, tickets, readings,
+                              evaluations)
     out = []
     function = parameters.risk_function
     for spec in parameters.contests:
@@ -942,6 +946,7 @@ def assess(manifest: Manifest, parameters: AuditParameters, population: Populati
 
 def assess_polling(manifest: Manifest, parameters: AuditParameters, population: Population,
                    tickets: Sequence[Ticket], readings: Mapping[tuple[str, int], CardReading],
+                   evaluations: dict[str, list[DrawEvaluation]] | None = None
                    ) -> list[AssertionRisk]:
     """``assess`` for a ballot-polling audit (``tally.audit_polling``): each draw holding the
     contest is its paper's assorter value (a phantom draw, a card not found, with another
@@ -958,7 +963,8 @@ def assess_polling(manifest: Manifest, parameters: AuditParameters, population: 
             values: list[float] = []
             history: list[float] = []
             winner_drawn = loser_drawn = 0
-            for ticket in tickets:
+            seen = []
+            for number, ticket in enumerate(tickets, start=1):
                 if not population.holds(ticket.batch, ticket.position, spec.index):
                     continue
                 if population.pair_at(ticket.batch, ticket.position) is None:
@@ -971,6 +977,9 @@ def assess_polling(manifest: Manifest, parameters: AuditParameters, population: 
                 winner_drawn += side == 1
                 loser_drawn += side == -1
                 values.append(value)
+                seen.append(DrawEvaluation(number, ticket.batch, ticket.position, math.nan,
+                                           value, DiscrepancyCounts(),
+                                           {1: "winner", -1: "loser", 0: "neither"}[side]))
                 if function.name == "bravo" and a.margin <= 0:
                     history.append(1.0)  # a tie: no sample confirms it
                 elif function.name == "bravo":
@@ -990,6 +999,8 @@ def assess_polling(manifest: Manifest, parameters: AuditParameters, population: 
                 p_value = min(history, default=1.0)
             else:
                 p_value = history[-1] if history else 1.0
+            if evaluations is not None:
+                evaluations[f"{spec.contest_id}: {a.label()}"] = seen
             out.append(AssertionRisk(spec.contest_id, a.label(), len(values),
                                      DiscrepancyCounts(), tuple(history), p_value,
                                      (winner_drawn, loser_drawn)))

@@ -76,10 +76,12 @@ def audit_record_csv(report: Mapping[str, Any]) -> str:
         history = assertion["p_history"]
         for n, item in enumerate(assertion["draws_evaluated"]):
             draw = draws[item["draw"]]
+            polling = "vote" in item  # ballot polling: no overstatement; the paper's vote
             writer.writerow([draw["draw"], draw["ticket_number"], draw["batch"],
                              draw["position"], draw["card"], assertion["contest"],
-                             assertion["assertion"], repr(item["omega"]), repr(item["value"]),
-                             item["discrepancy"], repr(history[n]) if n < len(history) else ""])
+                             assertion["assertion"], "" if polling else repr(item["omega"]),
+                             repr(item["value"]), item["vote" if polling else "discrepancy"],
+                             repr(history[n]) if n < len(history) else ""])
     return out.getvalue()
 
 

@@ -1,4 +1,6 @@
-"""``paperchain audit …``: an election's comparison audit, step by step.
+"""``paperchain audit …``: an election's audit, step by step — a comparison audit, or
+a ballot-polling one against the verified tally (``audit parameters --mode polling``:
+no CVR steps, nothing to decrypt).
 
 Thin, as every command: each parses its options, opens the identities it signs with,
 and calls one function of ``tally.cvr`` / ``tally.audit_workflow`` (which verify the
@@ -312,7 +314,7 @@ def register_flow_commands(audit: click.Group) -> None:
     def start(ledger_spec: str, auditor_dir: Path, size: int | None,
               retrieval_out: Path | None, passphrase_file: Path | None) -> None:
         """(Auditor) Start the next round: its draws and the CVRs it will decrypt once the
-        board has read and signed off its cards."""
+        board has read and signed off its cards (none in a ballot-polling audit)."""
         if retrieval_out is not None and not retrieval_out.absolute().parent.is_dir():
             # Checked before the round goes on the ledger: a refusal changes nothing.
             raise click.BadParameter(f"no directory {str(retrieval_out.absolute().parent)!r} "

@@ -10,6 +10,7 @@ combination is refused before anything is opened.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -85,7 +86,15 @@ def test_polling_audit_through_the_cli(tmp_path: Path) -> None:
     report = json.loads((tmp / "report" / "report.json").read_text())
     assert report["parameters"]["mode"] == "polling"
     assert {"winner_draws", "loser_draws"} <= set(report["assertions"][0])
+    votes = {d["vote"] for a in report["assertions"] for d in a["draws_evaluated"]}
+    assert votes <= {"winner", "loser", "neither"}
+    assert "winner" in votes
     run("audit", "export", "--record", "record", "--test-group", "--out", "exports", cwd=tmp)
+    with (tmp / "exports" / "audit-record.csv").open() as handle:
+        record_rows = list(csv.DictReader(handle))
+    assert len(record_rows) == sum(a["draws"] for a in report["assertions"])
+    assert {r["Discrepancy"] for r in record_rows} <= {"winner", "loser", "neither"}
+    assert {r["Overstatement"] for r in record_rows} == {""}
     assert (tmp / "exports" / "batch-manifest.csv").read_text().startswith(
         "Batch Name,Number of Ballots")
 
