@@ -149,10 +149,13 @@ def verify_election(
 
 def verify_record(record: Path, *, allow_test_group: bool = False, require_results: bool = True,
                   progress: Callable[[int], None] | None = None,
-                  ledger: LedgerView | None = None) -> VerificationReport:
+                  ledger: LedgerView | None = None,
+                  on_verifier: Callable[[RecordVerifier], None] | None = None
+                  ) -> VerificationReport:
     """What ``paperchain verify RECORD`` runs: the pass, the record's root and manifest copy,
     its heads history (docs/spec.md §16.6) and, given ``ledger``, that the
-    record and the live ledger agree entry for entry."""
+    record and the live ledger agree entry for entry. ``on_verifier`` is given the
+    verifier after its pass (the bulletin board arranges the audit it replayed)."""
     reader = RecordReader(record)
     heads_problem: PaperchainError | None = None
     try:
@@ -165,6 +168,8 @@ def verify_record(record: Path, *, allow_test_group: bool = False, require_resul
     report, verifier = verify_election(
         snapshots.watch(reader.envelopes()), election_id=reader.summary.election_id,
         allow_test_group=allow_test_group, require_results=require_results, progress=progress)
+    if on_verifier is not None:
+        on_verifier(verifier)
     setup = verifier.state.setup
     if setup is not None and setup.manifest.source_bytes != reader.manifest_bytes:
         report.fail("record manifest.json", "differs from the manifest in the setup entry")

@@ -11,6 +11,7 @@ not know are shown generically: their type and a summary of their payload.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +24,7 @@ from paperchain.web.common import escape
 
 __all__ = [
     "AUDIT_TYPES",
+    "audit_cvrs_table",
     "decoded_entries",
     "payload_summary",
     "render_payload",
@@ -69,6 +71,15 @@ def _short(value: object) -> str:
     return str(value)[:_MAX_CELL]
 
 
+def _cell(value: object) -> str:
+    """A table cell: as ``_short``, but a short list of scalars is written out (the
+    votes an audit board read on a card, a CVR's marks), and an empty list is a dash."""
+    if isinstance(value, list) and len(value) <= 20 and all(
+            isinstance(x, str | int | float) and not isinstance(x, bool) for x in value):
+        return _short(", ".join(str(x) for x in value)) if value else "—"
+    return _short(value)
+
+
 def payload_summary(entry: Entry) -> str:
     """One line about an entry's payload: its top-level fields, shortened."""
     value = _json(entry.payload)
@@ -108,7 +119,7 @@ def render_payload(value: Any, title: str) -> str:
     for key, item in value.items():
         if isinstance(item, list) and item and all(isinstance(x, dict) for x in item):
             columns = list(dict.fromkeys(k for x in item for k in x))[:10]
-            rows = [[_short(x.get(c, "")) for c in columns] for x in item[:_MAX_ROWS]]
+            rows = [[_cell(x.get(c, "")) for c in columns] for x in item[:_MAX_ROWS]]
             more = f" (first {_MAX_ROWS} of {len(item)})" if len(item) > _MAX_ROWS else ""
             parts.append(table(f"{title}: {key}{more}", columns, rows))
         elif isinstance(item, list):
@@ -154,8 +165,10 @@ def risk_chart(rows: Sequence[tuple[str, float]], limit: float | None, title: st
                       f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" class="label">'
                       f"risk limit {limit:g}</text>")
     description = "; ".join(f"{n}: {r:.4g}" for n, r in rows)
-    return (f'<figure><svg role="img" viewBox="0 0 {width} {height}" aria-labelledby="c-t c-d">'
-            f'<title id="c-t">{escape(title)}</title><desc id="c-d">{escape(description)}</desc>'
+    key = "c" + hashlib.sha256(title.encode()).hexdigest()[:8]  # one page, several charts
+    return (f'<figure><svg role="img" viewBox="0 0 {width} {height}" '
+            f'aria-labelledby="{key}-t {key}-d"><title id="{key}-t">{escape(title)}</title>'
+            f'<desc id="{key}-d">{escape(description)}</desc>'
             f"{''.join(shapes)}</svg><figcaption>{escape(title)} (bars: measured risk; dashed "
             "line: the risk limit)</figcaption></figure>")
 
@@ -179,3 +192,35 @@ def results_table(manifest: Manifest, payload: Mapping[str, Any]) -> str:
                   else f"selection {s}", c) for s, c in sorted(rows)]
         parts.append(table(contest.title.english, ["Selection", "Votes"], named, numeric=[1]))
     return "".join(parts)
+
+
+def audit_cvrs_table(manifest: Manifest, payload: Mapping[str, Any], title: str) -> str:
+    """An ``audit-cvrs`` entry: each decrypted CVR's marks per contest, by selection ID
+    (the combined decryptions themselves are checked by the verification, not shown)."""
+    cvrs = payload.get("cvrs")
+    if not isinstance(cvrs, list):
+        return render_payload(payload, title)
+    rows = []
+    for cvr in cvrs[:_MAX_ROWS]:
+        if not isinstance(cvr, dict) or not isinstance(cvr.get("counts"), list):
+            continue
+        marked: dict[int, list[str]] = {}
+        for count in cvr["counts"]:
+            if not isinstance(count, dict):
+                continue
+            contest, selection = count.get("contest"), count.get("selection")
+            if not (isinstance(contest, int) and 0 <= contest < len(manifest.contests)):
+                continue
+            choices = manifest.contests[contest].selections
+            marked.setdefault(contest, [])
+            if count.get("count") == 1 and isinstance(selection, int) and (
+                    0 <= selection < len(choices)):
+                marked[contest].append(choices[selection].id)
+        for contest, ids in sorted(marked.items()):
+            rows.append([_short(cvr.get("ballot_id")), manifest.contests[contest].id,
+                         ", ".join(sorted(ids)) or "blank"])
+    more = f" (first {_MAX_ROWS} of {len(cvrs)} CVRs)" if len(cvrs) > _MAX_ROWS else ""
+    return (f"<p>Round {escape(_short(payload.get('round')))}: {len(cvrs)} sampled CVRs "
+            "decrypted.</p>"
+            + table(f"{title}: the decrypted CVRs{more}", ["Ballot ID", "Contest", "CVR votes"],
+                    rows))

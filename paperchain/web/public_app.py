@@ -36,6 +36,7 @@ from e2e.record import export_record
 from e2e.setup import ElectionSetup
 from paperchain.web.board import (
     AUDIT_TYPES,
+    audit_cvrs_table,
     decoded_entries,
     payload_summary,
     render_payload,
@@ -43,6 +44,7 @@ from paperchain.web.board import (
     risk_chart,
     table,
 )
+from paperchain.web.board_audit import AuditReplay, render_replay, replay_audit
 from paperchain.web.common import escape, install_common, page
 
 __all__ = ["PublicSite", "create_public_app", "open_public_site"]
@@ -59,6 +61,7 @@ class _Verification:
     checks: int = 0
     findings: list[str] = field(default_factory=list)
     error: str | None = None
+    audit: AuditReplay | None = None  # the audit as the pass replayed it (board_audit)
 
 
 @dataclass
@@ -287,19 +290,25 @@ def create_public_app(site: PublicSite) -> FastAPI:
             if state.running or state.size == size:
                 return
             state.size, state.running, state.error = size, True, None
+            state.audit = None
 
         def run() -> None:
             from tally.verify import verify_record
 
+            verifiers: list[Any] = []
             try:
                 with tempfile.TemporaryDirectory() as directory:
                     record = Path(directory) / "record"
                     export(record)
                     report = verify_record(record, allow_test_group=site.allow_test_group,
-                                           require_results=False)
+                                           require_results=False,
+                                           on_verifier=verifiers.append)
                 state.ok = report.ok
                 state.checks = sum(report.checks.values())
                 state.findings = [str(f) for f in report.findings]
+                # Only a record that verifies has an audit worth showing as replayed.
+                state.audit = (replay_audit(verifiers[0], size) if report.ok and verifiers
+                               else None)
             except PaperchainError as err:
                 state.error = str(err)
             finally:
@@ -400,12 +409,52 @@ def create_public_app(site: PublicSite) -> FastAPI:
                                                 "Accepted"], rows, numeric=[0]) + more)
         return _site_page(site, "heads", "Heads and cosignatures", body)
 
+    def replay_section(ledger: HttpLedger) -> str:
+        """The audit as this site's verification replayed it (starting that if due)."""
+        if not site.verify:
+            return ("<p>This site does not verify the record: the audit's replay (each "
+                    "sampled comparison, the risk recomputed) comes from <code>paperchain "
+                    "audit verify</code> on the downloaded record.</p>")
+        head = ledger.cosigned_head()
+        if head is not None:
+            start_verification(head.size)
+        state = site._verification
+        if state.audit is not None and not state.running:
+            return render_replay(state.audit)
+        if state.running or state.size is None:
+            return ("<p>The audit as replayed by this site's verification (the sampled "
+                    "comparisons and the recomputed risk) appears here once the verification "
+                    "has run: <strong>running</strong>.</p>")
+        if state.error or not state.ok:
+            return ("<p>The record did not verify (see the bulletin board): the audit is "
+                    "not replayed here.</p>")
+        return "<p>No audit parameters in the verified record yet.</p>"
+
+    def entry_html(kind: str, payload: Any) -> str:
+        """An audit entry's payload: ciphertexts and proofs counted, the rest shown."""
+        if not isinstance(payload, dict):
+            return render_payload(payload, kind)
+        if kind == "audit-cvrs":
+            return audit_cvrs_table(manifest, payload, kind)
+        if kind in ("audit-decryption-share", "cvr-equality-share"):
+            items = payload.get("shares", payload.get("partials"))
+            count = len(items) if isinstance(items, list) else 0
+            rest = {k: v for k, v in payload.items() if k not in ("shares", "partials")}
+            return (render_payload(rest, kind) + f"<p>{count} decryption shares with their "
+                    "proofs (checked by the verification, not shown).</p>")
+        if kind == "audit-round" and isinstance(payload.get("decrypt"), list):
+            rest = {k: v for k, v in payload.items() if k != "decrypt"}
+            return (render_payload(rest, kind) + f"<p>{len(payload['decrypt'])} sampled CVRs "
+                    "to decrypt after the readings (ciphertexts not shown).</p>")
+        return render_payload(payload, kind)
+
     @app.get("/elections/{requested}/board/audit", response_class=HTMLResponse)
     def audit(requested: str) -> str:
         check_election(requested)
         sections = []
         limit: float | None = None
         with site.ledger() as ledger:
+            replayed = replay_section(ledger)
             for index, entry in ledger.entries(0):
                 if entry.entry_type not in AUDIT_TYPES:
                     continue
@@ -422,7 +471,7 @@ def create_public_app(site: PublicSite) -> FastAPI:
                                     f"{count} encrypted CVRs, sorted by ballot ID (chunk "
                                     f"{escape(payload.get('chunk'))}).</p></section>")
                     continue
-                html = render_payload(payload, entry.entry_type)
+                html = entry_html(entry.entry_type, payload)
                 if isinstance(payload, dict) and entry.entry_type == "audit-parameters":
                     try:
                         limit = float(payload.get("risk_limit"))
@@ -438,14 +487,18 @@ def create_public_app(site: PublicSite) -> FastAPI:
                                 value = float(item[key])
                             except (KeyError, TypeError, ValueError):
                                 continue
-                            name = str(item.get("assertion") or item.get("contest") or "")
+                            name = ": ".join(str(item[k]) for k in ("contest", "assertion")
+                                             if item.get(k))
                             points.append((name, value))
                             break
                     html = risk_chart(points, limit, f"Risk per assertion, {title}") + html
                 sections.append(f'<section><h2 id="e{index}">{escape(title)}</h2>{html}</section>')
-        body = ("<p>The audit's entries in ledger order: CVR commitments, the paper manifest and "
+        body = (replayed
+                + '<h2 id="h-entries">The audit\'s entries</h2>'
+                "<p>The audit's entries in ledger order: CVR commitments, the paper manifest and "
                 "the reconciliation, the parameters, the seed, each round's tickets and sampled "
-                "comparisons, and the risk per assertion.</p>"
+                "comparisons (the audit board's readings, the decrypted CVRs), and the risk per "
+                "assertion.</p>"
                 + ("".join(sections) or "<p>No audit entries yet.</p>"))
         return _site_page(site, "audit", "Audit", body)
 

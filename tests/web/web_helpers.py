@@ -155,15 +155,18 @@ class AuditedElection:
             server.stop()
 
 
-def serve_demo_election(out: Path) -> AuditedElection:
-    """Run the demo (test group, 40 voters, with its audit) into ``out`` and serve it."""
+def serve_demo_election(out: Path, *, voters: int = 40, seed: int = 2026,
+                        tamper: str | None = None) -> AuditedElection:
+    """Run the demo (test group, 40 voters by default, with its audit) into ``out`` and
+    serve it: the ledger, its witnesses and the public site (which verifies the record)."""
     from e2e.keystore import KdfLimits
     from e2e.ledger.service import create_app, serve_in_thread
     from e2e.ledger.witness import open_witness
     from paperchain.demo import DemoConfig, run_demo
     from paperchain.wiring import open_ledger_node
 
-    run_demo(DemoConfig(out=out, voters=40, test_group=True, kdf_limits=KdfLimits(1, 8192)))
+    run_demo(DemoConfig(out=out, voters=voters, seed=seed, test_group=True,
+                        kdf_limits=KdfLimits(1, 8192), tamper=tamper))
     node, _ = open_ledger_node(out / "ledger")
     servers = [serve_in_thread(create_app(node))]
     for directory in sorted((out / "witnesses").iterdir()):
