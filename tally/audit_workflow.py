@@ -117,18 +117,23 @@ def _before_seed(view: AuditLedger) -> None:
 def publish_reconciliation(
     ledger: LedgerClient, writer: Writer, batches: Sequence[PaperBatch],
     places: Sequence[PlaceInput], *, note: str = "", allow_test_group: bool = False,
-    progress: Progress = None,
+    progress: Progress = None, without_cvrs: bool = False,
 ) -> tuple[AppendResult, Reconciliation]:
     """Write the paper manifest (one entry per batch, in order), then the reconciliation
-    computed from it and the ledger. Again before the seed to amend both."""
+    computed from it and the ledger. Again before the seed to amend both.
+
+    ``without_cvrs``: the election publishes no CVRs (a ballot-polling audit): the paper
+    may follow the results directly. Once it does, no CVR step is admitted, so this is
+    never the default: without it, the CVRs' combined equality proof must come first."""
     view = _open(ledger, allow_test_group, progress)
     _before_seed(view)
     cvrs = view.verifier.checker(CvrChecker)
-    if view.verifier.report.facts.get("cvr_equality_index") is None and (cvrs.devices
-                                                                          or cvrs.cvrs):
-        # Without any CVR the paper manifest may follow the results (a ballot-polling
-        # audit); once CVRs are published, their equality comes first.
-        raise StateError("the CVR equality proofs are not combined yet")
+    if view.verifier.report.facts.get("cvr_equality_index") is None:
+        if not without_cvrs:
+            raise StateError("the CVR equality proofs are not combined yet")
+        if cvrs.devices or cvrs.cvrs:
+            raise StateError("CVRs are published: combine their equality proof before the "
+                             "paper (an election without CVRs publishes none)")
     if not batches:
         raise UsageError("the paper manifest has no batch")
     names = [b.name for b in batches]

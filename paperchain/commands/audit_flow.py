@@ -203,9 +203,13 @@ def register_flow_commands(audit: click.Group) -> None:
                   type=click.Path(exists=True, dir_okay=False, path_type=Path),
                   help='JSON: {"version": 1, "places": [{"polling_place", "check_ins", '
                        '"spoiled_envelope", "explanation"}], "note": ""}.')
+    @click.option("--without-cvrs", is_flag=True,
+                  help="The election publishes no CVRs (audited by ballot polling, "
+                       "'audit parameters --mode polling'): the paper follows the results "
+                       "directly. No CVR can be published after it.")
     @PASSPHRASE
     def reconcile(ledger_spec: str, official_dir: Path, manifest_path: Path,
-                  batches_path: Path | None, inputs_path: Path,
+                  batches_path: Path | None, inputs_path: Path, without_cvrs: bool,
                   passphrase_file: Path | None) -> None:
         """(Official) Publish the paper manifest and the reconciliation; again to amend
         them, until the seed is drawn. Differences are reported, never refused."""
@@ -215,7 +219,8 @@ def register_flow_commands(audit: click.Group) -> None:
         client, test = _ledger(ledger_spec)
         writer = _writer(client, official_dir, passphrase_file, "the official")
         appended, reconciliation = publish_reconciliation(client, writer, batches, places,
-                                                          note=note, allow_test_group=test)
+                                                          note=note, allow_test_group=test,
+                                                          without_cvrs=without_cvrs)
         findings = reconciliation.table["findings"]
         stderr.print(f"Reconciliation at ledger index {appended.index}: {len(findings)} "
                      "finding(s)")

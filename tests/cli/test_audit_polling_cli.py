@@ -51,8 +51,12 @@ def test_polling_audit_through_the_cli(tmp_path: Path) -> None:
                "spoiled_envelope": p.spoiled_envelope, "explanation": ""}
               for p in election.places()]
     (tmp / "inputs.json").write_text(json.dumps({"version": 1, "note": "", "places": places}))
+    early = run("audit", "reconcile", "--official", "official", "--ledger", "ledger",
+                "--manifest", "manifest.csv", "--inputs", "inputs.json", cwd=tmp, ok=False)
+    assert early.returncode != 0
+    assert "not combined yet" in early.stderr  # the comparison road, unless told otherwise
     run("audit", "reconcile", "--official", "official", "--ledger", "ledger",
-        "--manifest", "manifest.csv", "--inputs", "inputs.json", cwd=tmp)
+        "--manifest", "manifest.csv", "--inputs", "inputs.json", "--without-cvrs", cwd=tmp)
     comparison = run("audit", "parameters", "--auditor", "auditor-1", "--ledger", "ledger",
                      cwd=tmp, ok=False)
     assert comparison.returncode != 0

@@ -40,6 +40,7 @@ from tally.audit_workflow import (
     end_audit,
     measure_risk,
     publish_parameters,
+    publish_reconciliation,
     publish_seed,
     record_readings,
     sign_off_round,
@@ -139,7 +140,10 @@ def _poll(directory: Path, function: PollingRiskFunction, *, tamper: bool = Fals
     e.close_and_tally()
     refusals: dict = {}
     ledger, auditor = e.ledger, e.auditor()
-    e.reconcile()  # straight after the results: no CVRs in a polling election
+    _refused(refusals, "paper before the CVRs without saying there are none", ledger,
+             e.reconcile)
+    publish_reconciliation(ledger, e.official, e.paper_batches(), e.places(),
+                           allow_test_group=True, without_cvrs=True)  # no CVRs: straight on
     _refused(refusals, "comparison parameters without CVRs", ledger, lambda: publish_parameters(
         ledger, auditor, risk_limit=RISK_LIMIT, allow_test_group=True))
     _refused(refusals, "CVRs after the reconciliation", ledger,
@@ -260,6 +264,7 @@ def test_the_reported_outcome_is_the_decrypted_tally_and_risk_is_bravos(bravo: P
 
 def test_refusals_leave_the_ledger_unchanged(bravo: Polled) -> None:
     assert set(bravo.refusals) == {"comparison parameters without CVRs",
+                                   "paper before the CVRs without saying there are none",
                                    "CVRs after the reconciliation", "reading of a card not drawn"}
     for name, (_error, before, after) in bravo.refusals.items():
         assert before == after, name
@@ -361,6 +366,18 @@ def test_detects_a_confirmed_polling_decision_over_the_risk_limit(bravo: Polled)
     payload["decision"], payload["next_round_size"] = "confirmed", 0
     found = findings(bravo.forged(index, canonical_json(payload)))
     assert any("'confirmed' while a contest's risk exceeds" in f for f in found), found
+
+
+def test_paper_without_cvrs_is_refused_once_cvrs_are_published(tmp_path: Path) -> None:
+    e = AuditElection.create(tmp_path)
+    e.vote(_ballots(e, 6))
+    e.close_and_tally()
+    e.publish_cvrs()
+    before = e.ledger.size()
+    with pytest.raises(StateError, match="CVRs are published"):
+        publish_reconciliation(e.ledger, e.official, e.paper_batches(), e.places(),
+                               allow_test_group=True, without_cvrs=True)
+    assert e.ledger.size() == before
 
 
 # --- ALPHA, tampered paper, the risk functions ----------------------------------------------
