@@ -139,38 +139,63 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _log_floor(rows: Sequence[tuple[str, float]], limit: float | None) -> int:
+    """The chart's lowest decade: one below the smallest positive risk (or the limit)."""
+    positive = [r for _, r in rows if r > 0] + ([limit] if limit else [])
+    low = min(positive, default=1.0)
+    return max(-12, min(-1, math.floor(math.log10(low)) - 1))
+
+
 def risk_chart(rows: Sequence[tuple[str, float]], limit: float | None, title: str) -> str:
-    """Horizontal bars: each assertion's measured risk (0..1), the risk limit as a line.
+    """Horizontal bars: each assertion's measured risk on a log scale (the floor decade to
+    1), the risk limit as a line. A confirmed audit's risks are far below the limit, often
+    by orders of magnitude: on a linear 0..1 scale every bar would be a hairline.
 
     Inline SVG with a title and description, and the same numbers in a table beside it
     (a chart is never the only way to read them)."""
     if not rows:
         return ""
-    width, bar, gap, left = 640, 22, 8, 260
-    height = len(rows) * (bar + gap) + 40
-    scale = width - left - 20
+    width, bar, gap, left, right = 800, 22, 8, 330, 90
+    height = len(rows) * (bar + gap) + 56
+    scale = width - left - right
+    floor = _log_floor(rows, limit)
+
+    def x_of(risk: float) -> float:
+        if not risk > 0:
+            return float(left)
+        return left + (max(floor, min(0.0, math.log10(risk))) - floor) / -floor * scale
+
+    bottom = height - 40
     shapes = []
+    step = 1 if -floor <= 6 else 2
+    for decade in range(floor, 1, step):
+        x = x_of(10.0 ** decade)
+        shapes.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="4" y2="{bottom}" class="tick"/>'
+                      f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle" '
+                      f'class="value">{10.0 ** decade:g}</text>')
     for i, (name, risk) in enumerate(rows):
         y = 10 + i * (bar + gap)
-        w = max(1.0, min(1.0, max(0.0, risk)) * scale)
+        w = max(1.0, x_of(risk) - left)
+        label = name if len(name) <= 44 else name[:43] + "…"
         shapes.append(f'<text x="{left - 6}" y="{y + bar * 0.7}" text-anchor="end" '
-                      f'class="label">{escape(name[:40])}</text>'
+                      f'class="label">{escape(label)}</text>'
                       f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar}" class="bar"/>'
                       f'<text x="{left + w + 4:.1f}" y="{y + bar * 0.7}" class="value">'
                       f"{risk:.4g}</text>")
     if limit is not None:
-        x = left + min(1.0, limit) * scale
-        shapes.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="4" y2="{height - 24}" '
+        x = x_of(limit)
+        shapes.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="4" y2="{bottom}" '
                       f'class="limit" stroke-dasharray="6 4"/>'
-                      f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" class="label">'
+                      f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle" class="label">'
                       f"risk limit {limit:g}</text>")
     description = "; ".join(f"{n}: {r:.4g}" for n, r in rows)
     key = "c" + hashlib.sha256(title.encode()).hexdigest()[:8]  # one page, several charts
     return (f'<figure><svg role="img" viewBox="0 0 {width} {height}" '
             f'aria-labelledby="{key}-t {key}-d"><title id="{key}-t">{escape(title)}</title>'
             f'<desc id="{key}-d">{escape(description)}</desc>'
-            f"{''.join(shapes)}</svg><figcaption>{escape(title)} (bars: measured risk; dashed "
-            "line: the risk limit)</figcaption></figure>")
+            f"{''.join(shapes)}</svg><figcaption>{escape(title)} (bars: measured risk, on a "
+            f"log scale from {10.0 ** floor:g} to 1; dashed line: the risk limit)</figcaption>"
+            "</figure>")
 
 
 def results_table(manifest: Manifest, payload: Mapping[str, Any]) -> str:

@@ -124,7 +124,8 @@ def _cvr(manifest: Manifest, pair: CardPair | None, decrypted: Mapping[bytes, De
 
 
 def render_replay(replay: AuditReplay) -> str:
-    """The replay as HTML: the seed, the draws, the comparisons, the risk (table, chart)."""
+    """The replay as HTML: the seed, the rounds, the risk per assertion (table, chart),
+    the draws and the comparisons, the certified hand count."""
     report = replay.report
     parameters = report.get("parameters") or {}
     limit = float(parameters.get("risk_limit", "nan"))
@@ -145,6 +146,7 @@ def render_replay(replay: AuditReplay) -> str:
                        [[r["round"], r["ledger_index"], r["draws"], r["cards_read"],
                          r["cvrs_decrypted"], r["decision"] or "", r["next_round_size"] or ""]
                         for r in rounds], numeric=[1, 2, 3, 4, 6]))
+    parts.append(_risk_section(report.get("assertions", []), limit, polling))
     parts.append(table("Tickets, in draw order", ["Draw", "Ticket number", "Batch", "Position",
                                                   "Generation", "Card", "Ballot ID"],
                        [[d["draw"], d["ticket_number"], d["batch"], d["position"],
@@ -157,7 +159,6 @@ def render_replay(replay: AuditReplay) -> str:
                        [[c.draw, c.ticket_number, c.batch, c.position, c.contest_id, c.card,
                          c.cvr, c.discrepancy] for c in replay.comparisons],
                        numeric=[0, 3]))
-    parts.append(_risk_section(report.get("assertions", []), limit, polling))
     hand = report.get("hand_count")
     if hand:
         parts.append(f"<p>Full hand count certified by {escape(', '.join(hand['certified_by']))} "

@@ -305,3 +305,19 @@ def test_audit_entries_show_what_was_read_and_decrypted() -> None:
         {**c, "count": 0} for c in cvrs["cvrs"][0]["counts"]]}]}
     assert Tables(audit_cvrs_table(manifest, blank, "audit-cvrs")).one("audit-cvrs")[0][2] == (
         "blank")
+
+
+def test_risk_chart_draws_small_risks_on_a_log_scale() -> None:
+    """A confirmed audit's risks are orders of magnitude below the limit: on the old
+    linear 0..1 scale they were all 1-pixel bars left of the limit line."""
+    from paperchain.web.board import risk_chart
+
+    chart = risk_chart([("mayor: a v b", 1.0), ("mayor: a v c", 0.01), ("m: yes", 2e-6),
+                        ("m: none", 0.0)], 0.05, "Risk")
+    widths = [float(w) for w in re.findall(r'<rect x="\d+" y="\d+" width="([\d.]+)"', chart)]
+    assert widths[0] > widths[1] > widths[2] > widths[3] == 1.0
+    assert widths[2] > 50  # 2e-6 is drawn, not a hairline
+    (limit_x,) = re.findall(r'<line x1="([\d.]+)"[^>]*class="limit"', chart)
+    assert 330 + widths[1] < float(limit_x) < 330 + widths[0]
+    assert "log scale from 1e-07 to 1" in chart
+    assert "mayor: a v c: 0.01" in chart  # the numbers are in the description too
