@@ -68,7 +68,7 @@ def replay_audit(verifier: RecordVerifier, size: int) -> AuditReplay | None:
     kinds: dict[tuple[str, int], list[str]] = {}
     for risk in report.get("assertions", []):
         for item in risk.get("draws_evaluated", []):
-            kind = item.get("discrepancy") if "vote" not in item else f"paper: {item['vote']}"
+            kind = item.get("discrepancy") if "vote" not in item else item["vote"]
             if kind:
                 kinds.setdefault((risk["contest"], item["draw"]), []).append(
                     f"{risk['assertion']}: {kind}")
@@ -152,10 +152,14 @@ def render_replay(replay: AuditReplay) -> str:
                        [[d["draw"], d["ticket_number"], d["batch"], d["position"],
                          d["generation"], d["card"], d["ballot_id"] or ""]
                         for d in report.get("draws", [])], numeric=[0, 3, 4]))
-    parts.append(table("Sampled comparisons: each draw's contests, the card as the audit board "
-                       "read it and the decrypted CVR", ["Draw", "Ticket number", "Batch",
-                                                         "Position", "Contest", "Card",
-                                                         "CVR", "Discrepancy"],
+    caption, last = ("Sampled comparisons: each draw's contests, the card as the audit board "
+                     "read it and the decrypted CVR", "Discrepancy")
+    if polling:  # no CVR: the card's side of each assertion (winner, loser or neither)
+        caption, last = ("Sampled cards (ballot polling): each draw's contests as the audit "
+                         "board read them, and the side each assertion counts them for",
+                         "Counts for")
+    parts.append(table(caption, ["Draw", "Ticket number", "Batch", "Position", "Contest",
+                                 "Card", "CVR", last],
                        [[c.draw, c.ticket_number, c.batch, c.position, c.contest_id, c.card,
                          c.cvr, c.discrepancy] for c in replay.comparisons],
                        numeric=[0, 3]))
