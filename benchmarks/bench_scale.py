@@ -1,8 +1,8 @@
 """Election scale: encryption and verification per selection, whole records, tally, Dask.
 
-    .venv/bin/python benchmarks/bench_scale.py             # the default run (~10 min)
+    .venv/bin/python benchmarks/bench_scale.py             # the default run (~11 min quiet)
     .venv/bin/python benchmarks/bench_scale.py --build     # first run: also builds the
-                                                           # 10^4 record (+ ~6 min, once)
+                                                           # 10^4 record (+ ~5.5 min, once)
     .venv/bin/python benchmarks/bench_scale.py --quick     # core and 10^3 only (~3 min)
     .venv/bin/python benchmarks/bench_scale.py --json-record  # + the 10^3 record in JSON
     .venv/bin/python benchmarks/bench_scale.py --sizes 100000 --build --no-dask \
@@ -112,7 +112,7 @@ def ensure_record(size: int, compact: bool = True, workers: int = 2,
     if not build and size > BUILD_FREELY:
         raise RecordMissing(
             f"{path.relative_to(ROOT)} is not built: building it takes about "
-            f"{size * 0.04 / 60:.0f} min of both cores here (0.04 s per ballot, measured at "
+            f"{size * 0.032 / 60:.0f} min of both cores here (32 ms per ballot, measured at "
             f"10^3); run once with --build to build it and include {size} ballots")
     CACHE.mkdir(parents=True, exist_ok=True)
     election = _election(size)
