@@ -94,6 +94,7 @@ __all__ = [
     "locate_raw_failures",
     "mark_ballot",
     "raw_decoders",
+    "read_contests",
     "read_raw_ballot",
     "read_raw_compact",
     "selection_context",
@@ -307,16 +308,12 @@ _Branches = list[tuple[E, E, X, X]]
 _Header = tuple[str, str, int, str, bytes, bytes]
 
 
-def _read_ballot(
+def read_contests(
     obj: ObjectReader, element: Callable[[object, str], E], exponent: Callable[[object, str], X]
-) -> tuple[_Header, list[tuple[int, list[tuple[E, E, _Branches[E, X]]], _Branches[E, X]]]]:
-    """The ballot's JSON form read with the given element and exponent decoders.
-
-    One reader for both decoders, so the checked path (``EncryptedBallot.from_json``)
-    and the batch path (``decode_ballots``, membership deferred to ``e2e.batch``)
-    accept exactly the same structure, in the same order of checks.
-    """
-    obj.version([1])
+) -> list[tuple[int, list[tuple[E, E, _Branches[E, X]]], _Branches[E, X]]]:
+    """The ``contests`` list of a ballot's or a CVR's JSON form (index, selections with α,
+    β and their proof branches, the contest's proof branches), read with the given element
+    and exponent decoders: one reader for the checked and the batch paths of both."""
 
     def proof(reader: ObjectReader, key: str) -> _Branches[E, X]:
         branches = []
@@ -339,10 +336,23 @@ def _read_ballot(
         return (reader.integer("index", 0, 10_000), reader.mapped("selections", selection, 1000),
                 proof(reader, "proof"))
 
+    return obj.mapped("contests", contest, 1000)
+
+
+def _read_ballot(
+    obj: ObjectReader, element: Callable[[object, str], E], exponent: Callable[[object, str], X]
+) -> tuple[_Header, list[tuple[int, list[tuple[E, E, _Branches[E, X]]], _Branches[E, X]]]]:
+    """The ballot's JSON form read with the given element and exponent decoders.
+
+    One reader for both decoders, so the checked path (``EncryptedBallot.from_json``)
+    and the batch path (``decode_ballots``, membership deferred to ``e2e.batch``)
+    accept exactly the same structure, in the same order of checks.
+    """
+    obj.version([1])
     header = (obj.string("device_id", MAX_ID), obj.string("session", MAX_ID),
               obj.integer("sequence", 1), obj.string("style_id", MAX_ID),
               obj.hex_bytes("previous_code", 32), obj.hex_bytes("tracking_code", 32))
-    return header, obj.mapped("contests", contest, 1000)
+    return header, read_contests(obj, element, exponent)
 
 
 COMPACT_VERSION = 1

@@ -51,6 +51,7 @@ from e2e.ballot import (
     batch_contest_failures,
     encrypt_contest,
     raw_decoders,
+    read_contests,
     verify_contests,
 )
 from e2e.batch import all_members
@@ -231,29 +232,8 @@ def _read_cvr(obj: ObjectReader, element: Callable[[object, str], E],
     membership deferred to ``e2e.batch``), so both accept exactly the same structure in
     the same order of checks."""
 
-    def proof(reader: ObjectReader, key: str) -> _Branches[E, X]:
-        branches = []
-        for j, item in enumerate(reader.items(key, 1001)):
-            where = f"{reader.path(key)}[{j}]"
-            if not isinstance(item, list) or len(item) != 4:
-                raise EncodingError("a proof branch is [a, b, challenge, response]", where)
-            branches.append((element(item[0], f"{where}.a"), element(item[1], f"{where}.b"),
-                             exponent(item[2], f"{where}.challenge"),
-                             exponent(item[3], f"{where}.response")))
-        return branches
-
-    def selection(reader: ObjectReader) -> tuple[E, E, _Branches[E, X]]:
-        alpha = element(reader.raw("alpha"), reader.path("alpha"))
-        beta = element(reader.raw("beta"), reader.path("beta"))
-        return alpha, beta, proof(reader, "proof")
-
-    def contest(reader: ObjectReader
-                ) -> tuple[int, list[tuple[E, E, _Branches[E, X]]], _Branches[E, X]]:
-        return (reader.integer("index", 0, 10_000), reader.mapped("selections", selection, 1000),
-                proof(reader, "proof"))
-
     return (obj.hex_bytes("ballot_id", BALLOT_ID_BYTES), obj.string("style_id", MAX_ID),
-            obj.mapped("contests", contest, 1000))
+            read_contests(obj, element, exponent))
 
 
 def _range_proof(branches: Sequence[tuple[ElementModP, ElementModP, ElementModQ, ElementModQ]]
