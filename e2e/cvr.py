@@ -440,6 +440,18 @@ class CvrChunk:
         return result
 
 
+def _read_raw_chunk(group: GroupParameters, payload: bytes, where: str
+                    ) -> tuple[str, int, list[RawCvr]]:
+    """(device ID, chunk number, CVRs) of a ``cvrs`` payload decoded canonically with
+    subgroup membership deferred (``read_raw_cvr``): the fast paths' common first step."""
+    obj = ObjectReader(parse_canonical_json(payload, where), where)
+    obj.version([1])
+    device_id, number = obj.string("device_id", MAX_ID), obj.integer("chunk", 0, 10_000_000)
+    raws = obj.mapped("cvrs", lambda r: read_raw_cvr(r, group), 100_000)
+    obj.done()
+    return device_id, number, raws
+
+
 def admit_cvr_chunk(group: GroupParameters, payload: bytes, where: str
                     ) -> tuple[str, int, int]:
     """(device ID, chunk number, CVRs) of a ``cvrs`` payload that decodes canonically with
@@ -448,11 +460,7 @@ def admit_cvr_chunk(group: GroupParameters, payload: bytes, where: str
     at once (``e2e.batch.all_members``: Jacobi, then one batched x^q); anything refused
     sends the payload through the checked decoder, which raises naming the place."""
     try:
-        obj = ObjectReader(parse_canonical_json(payload, where), where)
-        obj.version([1])
-        device_id, number = obj.string("device_id", MAX_ID), obj.integer("chunk", 0, 10_000_000)
-        raws = obj.mapped("cvrs", lambda r: read_raw_cvr(r, group), 100_000)
-        obj.done()
+        device_id, number, raws = _read_raw_chunk(group, payload, where)
         elements: list[mpz] = []
         for raw in raws:
             for _, selections, contest_branches in raw.contests:
@@ -479,11 +487,7 @@ def verify_cvr_chunk(context: ElectionContext, payload: bytes, where: str) -> Cv
     paths refuse the same payloads, with the same error at the same place."""
     group = context.group
     try:
-        obj = ObjectReader(parse_canonical_json(payload, where), where)
-        obj.version([1])
-        device_id, number = obj.string("device_id", MAX_ID), obj.integer("chunk", 0, 10_000_000)
-        raws = obj.mapped("cvrs", lambda r: read_raw_cvr(r, group), 100_000)
-        obj.done()
+        device_id, number, raws = _read_raw_chunk(group, payload, where)
         cvrs = verify_raw_cvrs(context, device_id, raws)
     except PaperchainError:
         cvrs = [None]
