@@ -476,13 +476,25 @@
       catch (error) { if (error.status === 401 && state.session) reset("timedOut"); }
     }
   }
+  // The page's countdown reached zero: ask the kiosk, whose clock decides. Reading the
+  // session (which does not extend it) makes the kiosk expire it first, challenging a
+  // printed, undecided ballot before it answers, so "NOT cast" is shown only once the
+  // challenge is on the ledger; if the kiosk still has time left, its answer resets the
+  // countdown.
+  async function expireNow() {
+    if (state.expiring) return;
+    state.expiring = true;
+    try { await api("/session"); }
+    catch (error) { if (state.session) reset("timedOut"); }
+    finally { state.expiring = false; }
+  }
   setInterval(() => {
     if (!state.session || ["ended", "timedOut", "welcome"].includes(state.screen)) return;
     const cast = state.screen === "castDone";  // no warning: nothing is left to decide
     // The kiosk's deadline, as its last answer gave it (activity in between is sent
     // with the next keepalive, at most 15 seconds later, or at once once warned).
     const left = Math.ceil((state.deadline - Date.now()) / 1000);
-    if (left <= 0) { reset("timedOut"); return; }
+    if (left <= 0) { expireNow(); return; }
     if (left <= state.session.warning && !cast) {
       const dialog = document.getElementById("timeout");
       const key = state.printed ? "timeout_text_printed" : "timeout_text";
