@@ -454,15 +454,23 @@ class VotingDevice:
     encrypts the choices as a CVR keyed by the card's ballot ID (``e2e.cvr``), kept in
     ``cvrs`` (sorted by ballot ID, never in cast order) until ``publish_cvrs`` after the
     results.
+
+    ``cvrs=False`` runs the device without CVRs (an election audited by ballot polling,
+    for privacy: no per-ballot record of choices exists anywhere): casting encrypts,
+    stores and publishes none, ``cvrs`` stays an empty in-memory store, and
+    ``publish_cvrs`` is refused. Every device of an election must run the same way: one
+    without CVRs leaves the CVR equality impossible, so only a ballot-polling audit is
+    admitted (spec §19.4).
     """
 
     def __init__(self, context: ElectionContext, ledger: LedgerClient, key: SigningKey,
-                 device_id: str, session: str, cvrs: CvrStore | None = None) -> None:
+                 device_id: str, session: str, cvrs: CvrStore | bool | None = None) -> None:
         self.context = context
         self._writer = Writer(ledger, key, device_id)
         self.device_id = device_id
         self.session = session
-        self.cvrs = cvrs if cvrs is not None else CvrStore()
+        self.keeps_cvrs = cvrs is not False
+        self.cvrs = cvrs if isinstance(cvrs, CvrStore) else CvrStore()
         self._sequence = 0
         self._last_code = chain_seed(context.extended_base_hash, device_id, session)
         self._pending: PendingBallot | None = None
@@ -519,10 +527,15 @@ class VotingDevice:
     def cast(self, paper_ballot_id: bytes) -> AppendResult:
         """Append the pending ballot as cast, and keep its CVR under ``paper_ballot_id`` (the
         ID printed on the card going into the box); on refusal nothing is kept and the
-        ballot stays pending (retry or challenge)."""
+        ballot stays pending (retry or challenge). A device without CVRs only appends."""
         if not isinstance(paper_ballot_id, bytes) or len(paper_ballot_id) != 16:
             raise UsageError("a paper ballot ID is 16 bytes")
         pending = self._require_pending()
+        if not self.keeps_cvrs:
+            result = self._writer.write(EntryType.BALLOT,
+                                        CastBallot(pending.ballot).to_payload())
+            self._done(pending)
+            return result
         if pending.marked is None:
             raise StateError("the pending ballot's choices were erased")
         self.cvrs.check_new(paper_ballot_id)
@@ -535,6 +548,9 @@ class VotingDevice:
 
     def publish_cvrs(self, chunk: int = CHUNK) -> list[AppendResult]:
         """After the results: the CVRs sorted by ballot ID, then their commitment."""
+        if not self.keeps_cvrs:
+            raise StateError("this device runs without CVRs: it has none to publish (audit "
+                             "the election by ballot polling)")
         if not self._closed:
             raise StateError("the device publishes its CVRs only after closing its chain")
         return publish_cvrs(self._writer, self.context.extended_base_hash, self.device_id,

@@ -190,12 +190,13 @@ def publish_parameters(ledger: LedgerClient, writer: Writer, *, risk_limit: floa
         raise UsageError(f"the risk limit must be in (0, 1), got {risk_limit}")
     view = _open(ledger, allow_test_group, progress)
     _before_seed(view)
-    if view.state.reconciliation is None:
-        raise StateError("no reconciliation yet")
     if not isinstance(risk_function, PollingRiskFunction) and (
             view.verifier.checker(CvrChecker).equality is None):
-        raise StateError("a comparison audit needs the CVRs' combined equality proof; "
-                         "without CVRs, audit by ballot polling (--mode polling)")
+        raise StateError("a comparison audit needs the CVRs' combined equality proof, which "
+                         "needs CVRs from every device (a device run without CVRs has "
+                         "none); without CVRs, audit by ballot polling (--mode polling)")
+    if view.state.reconciliation is None:
+        raise StateError("no reconciliation yet")
     parameters = view.checker.expected_parameters(view.verifier, risk_limit, risk_function,
                                                   software_version())
     return writer.write(EntryType.AUDIT_PARAMETERS, parameters.to_payload()), parameters

@@ -460,7 +460,9 @@ def decrypt_cvr_equality_as_trustee(
         raise StateError("the results are not published yet")
     missing = [d for d in _devices_with_chains(verifier) if d not in checker.committed_devices()]
     if missing:
-        raise StateError(f"device(s) {missing} have not committed their CVRs yet")
+        raise StateError(f"device(s) {missing} have not committed their CVRs yet (a device "
+                         "run without CVRs never does: a comparison audit needs CVRs from "
+                         "every device; without them, audit by ballot polling)")
     if checker.equality is not None:
         raise StateError("the CVR equality is already combined")
     key_share = workspace.key_share(context.group)
@@ -494,7 +496,9 @@ def publish_cvr_equality(ledger: LedgerClient, writer: Writer, *, allow_test_gro
     devices = checker.committed_devices()
     missing = [d for d in _devices_with_chains(verifier) if d not in devices]
     if missing:
-        raise StateError(f"device(s) {missing} have not committed their CVRs yet")
+        raise StateError(f"device(s) {missing} have not committed their CVRs yet (a device "
+                         "run without CVRs never does: a comparison audit needs CVRs from "
+                         "every device; without them, audit by ballot polling)")
     k = context.setup.threshold
     items, failed = [], []
     for device in devices:

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from e2e.context import load_context
-from e2e.cvr import CvrStore
 from e2e.errors import UsageError
 from e2e.identity import WriterIdentity
 from e2e.voting import VotingDevice
@@ -16,7 +15,7 @@ from paper.printing import printer_from_options
 from paperchain.commands.common import passphrase_option, read_passphrase, stderr
 from paperchain.web.common import serve as serve_app
 from paperchain.web.kiosk_app import create_kiosk_app, directory_scanner
-from paperchain.wiring import open_ledger
+from paperchain.wiring import NO_CVRS_HELP, device_cvrs, open_ledger
 
 __all__ = ["kiosk"]
 
@@ -65,17 +64,19 @@ def kiosk() -> None:
                    "never cast.")
 @click.option("--test-group", is_flag=True, help="Accept an election on the test group "
               "(its paper is stamped TEST).")
+@click.option("--no-cvrs", is_flag=True, help=NO_CVRS_HELP)
 @passphrase_option
 def serve(election_id: str, device_dir: Path, ledger_spec: str, session: str, host: str,
           port: int, printer_command: str | None, spool: Path | None,
           receipt_command: str | None, receipt_spool: Path | None, scanner_dir: Path | None,
           poll_worker_secret_file: Path, check_url: str, complaint_contact: str,
-          complaint_deadline: str, idle_timeout: float, test_group: bool,
+          complaint_deadline: str, idle_timeout: float, test_group: bool, no_cvrs: bool,
           passphrase_file: Path | None) -> None:
     """Serve the kiosk's pages on HOST:PORT (the kiosk's browser shows them full screen).
 
     Nothing about a voter is written to disk or logged: PDFs go straight to the
-    printer, sessions live in memory, and there is no access log.
+    printer, sessions live in memory, and there is no access log. Each cast ballot's
+    encrypted CVR is kept in DIR/cvrs.json for a comparison audit, unless --no-cvrs.
     """
     client, config = open_ledger(ledger_spec)
     if config.election_id != election_id:
@@ -83,7 +84,7 @@ def serve(election_id: str, device_dir: Path, ledger_spec: str, session: str, ho
                          f"{election_id!r}", "--election")
     identity = WriterIdentity.open(device_dir, read_passphrase(passphrase_file, "the device"))
     context = load_context(client, test_group)
-    cvrs = CvrStore(device_dir / "cvrs.json", context.group)
+    cvrs = device_cvrs(device_dir, context.group, no_cvrs)
     device = VotingDevice(context, client, identity.key, identity.card.writer_id, session, cvrs)
     printer = printer_from_options(printer_command, spool)
     receipt_printer = (printer if receipt_command is None and receipt_spool is None

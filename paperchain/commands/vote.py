@@ -9,7 +9,6 @@ import click
 
 from e2e.ballot import mark_ballot
 from e2e.context import load_context
-from e2e.cvr import CvrStore
 from e2e.encoding import canonical_json, parse_json_object
 from e2e.errors import EncodingError
 from e2e.identity import WriterIdentity
@@ -18,7 +17,7 @@ from e2e.setup import Role
 from e2e.voting import VotingDevice
 from paper.ids import BallotId
 from paperchain.commands.common import console, passphrase_option, read_passphrase, stderr
-from paperchain.wiring import open_ledger
+from paperchain.wiring import NO_CVRS_HELP, device_cvrs, open_ledger
 
 __all__ = ["vote"]
 
@@ -32,13 +31,17 @@ SESSION_OPTION = click.option("--session", default="election-day", show_default=
                               help="The device's session name (fixed for its whole chain).")
 
 
-def _device(device_dir: Path, ledger_dir: str, session: str, passphrase_file: Path | None
-            ) -> VotingDevice:
+NO_CVRS_OPTION = click.option("--no-cvrs", is_flag=True, help=NO_CVRS_HELP)
+
+
+def _device(device_dir: Path, ledger_dir: str, session: str, passphrase_file: Path | None,
+            no_cvrs: bool | None = None) -> VotingDevice:
     client, config = open_ledger(ledger_dir)
     identity = WriterIdentity.open(device_dir, read_passphrase(passphrase_file, "the device"))
     context = load_context(client, config.test_group)
-    # The device's CVRs until it publishes them: one file, always sorted by ballot ID.
-    cvrs = CvrStore(device_dir / "cvrs.json", context.group)
+    # The device's CVRs until it publishes them: one file, always sorted by ballot ID
+    # (none at all for a device run without CVRs).
+    cvrs = device_cvrs(device_dir, context.group, no_cvrs)
     return VotingDevice(context, client, identity.key, identity.card.writer_id, session, cvrs)
 
 
@@ -90,11 +93,17 @@ def device_init(directory: Path, election_id: str, device_id: str, location: str
 @click.option("--card-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the simulated paper card (ballot ID, style, choices) to this JSON "
                    "file. The ID is fresh from the CSPRNG and never printed with the receipt.")
+@NO_CVRS_OPTION
 @passphrase_option
 def cast(device_dir: Path, ledger_dir: str, session: str, style: str, choices_path: Path,
-         challenge: bool, card_out: Path | None, passphrase_file: Path | None) -> None:
-    """Encrypt one ballot, then cast it (or challenge it); print the receipt as JSON."""
-    device = _device(device_dir, ledger_dir, session, passphrase_file)
+         challenge: bool, card_out: Path | None, no_cvrs: bool,
+         passphrase_file: Path | None) -> None:
+    """Encrypt one ballot, then cast it (or challenge it); print the receipt as JSON.
+
+    Casting also keeps the ballot's encrypted CVR in DIR/cvrs.json for a comparison audit,
+    unless the device runs with --no-cvrs (ballot-polling audit; no CVR anywhere).
+    """
+    device = _device(device_dir, ledger_dir, session, passphrase_file, no_cvrs)
     choices = _choices(choices_path)
     marked = mark_ballot(device.context.manifest, style, choices)
     pending = device.encrypt(marked)
@@ -123,7 +132,8 @@ def cast(device_dir: Path, ledger_dir: str, session: str, style: str, choices_pa
 def publish_cvrs(device_dir: Path, ledger_dir: str, session: str,
                  passphrase_file: Path | None) -> None:
     """After the results: publish the device's encrypted CVRs (sorted by ballot ID) and
-    their commitment, for the trustees' equality proof and the audit."""
+    their commitment, for the trustees' equality proof and the audit. Refused for a device
+    run with --no-cvrs (it has none)."""
     device = _device(device_dir, ledger_dir, session, passphrase_file)
     results = device.publish_cvrs()
     stderr.print(f"Published {len(device.cvrs)} CVR(s) in {len(results) - 1} entr"
@@ -137,7 +147,8 @@ def publish_cvrs(device_dir: Path, ledger_dir: str, session: str,
 @SESSION_OPTION
 @passphrase_option
 def close(device_dir: Path, ledger_dir: str, session: str, passphrase_file: Path | None) -> None:
-    """Close the device's chain: its ballot count and last tracking code, signed."""
-    device = _device(device_dir, ledger_dir, session, passphrase_file)
+    """Close the device's chain: its ballot count and last tracking code, signed (a device
+    run with --no-cvrs then publishes nothing more)."""
+    device = _device(device_dir, ledger_dir, session, passphrase_file, None)
     result = device.close()
     stderr.print(f"Device chain closed at ledger index {result.index}")

@@ -5,7 +5,8 @@ to its results), then the polling audit as separate ``paperchain`` processes: th
 ID-level manifest and reconciliation right after the results, ``audit parameters --mode
 polling``, the seed, a round and its retrieval list, the board's readings, sign-off, the
 risk, the end, the record and ``audit verify``. The option checks need no ledger: a bad
-combination is refused before anything is opened.
+combination is refused before anything is opened. A device run with ``vote cast
+--no-cvrs`` keeps and publishes no CVR.
 """
 
 from __future__ import annotations
@@ -16,10 +17,18 @@ from pathlib import Path
 
 import pytest
 
+from e2e.errors import StateError
+from e2e.group import TEST_GROUP
+from e2e.identity import WriterIdentity
+from e2e.ledger.operator import RegisterWriter
+from e2e.ledger.types import EntryType
+from e2e.setup import Role, WriterInfo
 from paper.ids import BallotId
 from paper.manifest_csv import PlacedEntry, write_manifest_csv
 from paper.scan import ManifestEntry
+from paperchain.wiring import device_cvrs
 from tests.cli.test_audit_cli import _readings, run
+from tests.strategies import FAST_KDF, PASSPHRASE
 from tests.tally.audit_helpers import KIOSKS, AuditElection
 
 
@@ -128,3 +137,56 @@ def test_parameters_help_teaches_the_polling_mode(tmp_path: Path) -> None:
     for phrase in ("--mode [comparison|polling]", "BRAVO", "--eta", "'reported'",
                    "against the verified tally", "the worst case"):
         assert phrase in text, phrase
+
+
+@pytest.mark.slow
+def test_a_device_run_with_no_cvrs_keeps_and_publishes_none(tmp_path: Path) -> None:
+    """``paperchain vote cast --no-cvrs``: the ballot is cast (or challenged) as usual, but
+    no CVR is encrypted, stored (no ``cvrs.json``) or published; the choice sticks to the
+    device's directory and the opposite one is refused; closing publishes no CVR entry."""
+    election = AuditElection.create(tmp_path, without_cvrs=("kiosk-a", "kiosk-b"))
+    device = tmp_path / "kiosk-c"
+    identity = WriterIdentity.create(device, election_id=election.context.election_id,
+                                     writer_id="kiosk-c", role=Role.DEVICE,
+                                     passphrase=PASSPHRASE, limits=FAST_KDF, location="Place A")
+    election.official.write(EntryType.REGISTER_WRITER, RegisterWriter(
+        WriterInfo("kiosk-c", Role.DEVICE, identity.card.key, "Place A")).to_payload())
+    election.vote(_ballots(election)[:2])  # opens the polls; kiosks a and b keep no CVRs
+    style, choices = _ballots(election)[0]
+    (tmp_path / "choices.json").write_text(json.dumps(choices))
+    cast = ("vote", "cast", "--device", "kiosk-c", "--ledger", "ledger", "--style", style,
+            "--choices", "choices.json")
+    statuses = [json.loads(run(*cast, *flags, "--no-cvrs", cwd=tmp_path).stdout)["status"]
+                for flags in ((), ("--challenge",), ())]
+    assert statuses == ["CAST", "CHALLENGED", "CAST"]
+    assert not (device / "cvrs.json").exists()
+    assert (device / "no-cvrs").exists()
+    forgot = run(*cast, cwd=tmp_path, ok=False)  # the device's choice sticks
+    assert forgot.returncode == 2
+    assert "runs without CVRs" in forgot.stderr
+    assert "Traceback" not in forgot.stderr
+    publish = run("vote", "publish-cvrs", "--device", "kiosk-c", "--ledger", "ledger",
+                  cwd=tmp_path, ok=False)
+    assert publish.returncode == 2
+    assert "none to publish" in publish.stderr
+    run("vote", "close", "--device", "kiosk-c", "--ledger", "ledger", cwd=tmp_path)
+    assert not (device / "cvrs.json").exists()
+    kinds = [entry.entry_type for _, entry in election.ledger.entries(0)]
+    assert kinds.count(EntryType.BALLOT) == 4
+    assert kinds.count(EntryType.DEVICE_CLOSE) == 1
+    assert not {EntryType.CVRS, EntryType.CVR_COMMITMENT} & set(kinds)
+    help_text = " ".join(run("kiosk", "serve", "--help", cwd=tmp_path).stdout.split())
+    assert "--no-cvrs" in help_text
+    assert "no per-ballot record of choices exists anywhere" in help_text
+
+
+def test_a_device_that_kept_cvrs_cannot_go_without(tmp_path: Path) -> None:
+    (tmp_path / "cvrs.json").write_text("{}")
+    with pytest.raises(StateError, match="already keeps CVRs"):
+        device_cvrs(tmp_path, TEST_GROUP, True)
+    assert not (tmp_path / "no-cvrs").exists()
+    (tmp_path / "cvrs.json").unlink()
+    assert device_cvrs(tmp_path, TEST_GROUP, True) is False
+    assert device_cvrs(tmp_path, TEST_GROUP, None) is False  # closing follows the directory
+    with pytest.raises(StateError, match="pass --no-cvrs"):
+        device_cvrs(tmp_path, TEST_GROUP, False)

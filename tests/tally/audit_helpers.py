@@ -117,7 +117,8 @@ class AuditElection:
         return Writer(self.ledger, self.auditors[name], name)
 
     @classmethod
-    def create(cls, directory: Path) -> AuditElection:
+    def create(cls, directory: Path, *, without_cvrs: Sequence[str] = ()) -> AuditElection:
+        """``without_cvrs``: the kiosks run without CVRs (``VotingDevice(..., cvrs=False)``)."""
         base = _workspace_election(directory)
         keys = {name: SigningKey.generate() for name, _ in KIOSKS}
         for name, place in KIOSKS:
@@ -131,7 +132,8 @@ class AuditElection:
                 writer_id=f"auditor-{i}", role=Role.AUDITOR, passphrase=PASSPHRASE,
                 limits=FAST_KDF).key
             for i in (1, 2)}
-        kiosks = {name: VotingDevice(context, base.ledger, keys[name], name, "day")
+        kiosks = {name: VotingDevice(context, base.ledger, keys[name], name, "day",
+                                     False if name in without_cvrs else None)
                   for name, _ in KIOSKS}
         return cls(base, context, kiosks, keys, auditors)
 

@@ -134,8 +134,8 @@ def _refused(record: dict, name: str, ledger, action: Callable[[], object]) -> N
 
 
 def _poll(directory: Path, function: PollingRiskFunction, *, tamper: bool = False,
-          max_rounds: int = 4) -> Polled:
-    e = AuditElection.create(directory)
+          max_rounds: int = 4, without_cvrs: tuple[str, ...] = ()) -> Polled:
+    e = AuditElection.create(directory, without_cvrs=without_cvrs)
     e.vote(_ballots(e), challenge_every=20)
     e.close_and_tally()
     refusals: dict = {}
@@ -374,6 +374,55 @@ def test_paper_without_cvrs_is_refused_once_cvrs_are_published(tmp_path: Path) -
     e.close_and_tally()
     e.publish_cvrs()
     before = e.ledger.size()
+    with pytest.raises(StateError, match="CVRs are published"):
+        publish_reconciliation(e.ledger, e.official, e.paper_batches(), e.places(),
+                               allow_test_group=True, without_cvrs=True)
+    assert e.ledger.size() == before
+
+
+# --- devices run without CVRs ----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_devices_without_cvrs_cast_challenge_and_reach_a_polling_audit(tmp_path: Path) -> None:
+    polled = _poll(tmp_path, PollingRiskFunction("bravo"), without_cvrs=("kiosk-a", "kiosk-b"))
+    e = polled.election
+    assert all(not k.keeps_cvrs and len(k.cvrs) == 0 for k in e.kiosks.values())
+    assert len(e.challenged) == 3
+    assert len(e.cards) == 60
+    kinds = [decode_envelope(raw).entry().entry_type for raw in polled.envelopes]
+    assert kinds.count(EntryType.BALLOT) == 60
+    assert kinds.count(EntryType.CHALLENGE) == 3
+    assert kinds.count(EntryType.DEVICE_CLOSE) == 2
+    assert not {EntryType.CVRS, EntryType.CVR_COMMITMENT, EntryType.CVR_EQUALITY} & set(kinds)
+    refused = polled.refusals["CVRs after the reconciliation"]
+    assert isinstance(refused[0], StateError)
+    assert "runs without CVRs" in str(refused[0])
+    assert refused[1] == refused[2]  # nothing written
+    assert "a device run without CVRs has none" in str(
+        polled.refusals["comparison parameters without CVRs"][0])
+    assert polled.decisions[-1] == "confirmed"
+    assert findings(polled.envelopes) == []
+
+
+def test_a_device_without_cvrs_beside_devices_with_them_admits_no_audit(tmp_path: Path
+                                                                         ) -> None:
+    e = AuditElection.create(tmp_path, without_cvrs=("kiosk-b",))
+    e.vote(_ballots(e, 6), challenge_every=3)
+    e.close_and_tally()
+    assert len(e.kiosks["kiosk-a"].cvrs) == 3
+    assert len(e.kiosks["kiosk-b"].cvrs) == 0
+    with pytest.raises(StateError, match="runs without CVRs"):
+        e.kiosks["kiosk-b"].publish_cvrs()
+    e.kiosks["kiosk-a"].publish_cvrs()
+    before = e.ledger.size()
+    with pytest.raises(StateError, match=r"\['kiosk-b'\] have not committed .*ballot polling"):
+        e.prove_equality()
+    with pytest.raises(StateError, match="needs CVRs from every device"):
+        publish_parameters(e.ledger, e.auditor(), risk_limit=RISK_LIMIT, allow_test_group=True)
+    with pytest.raises(StateError, match="not combined yet"):
+        publish_reconciliation(e.ledger, e.official, e.paper_batches(), e.places(),
+                               allow_test_group=True)
     with pytest.raises(StateError, match="CVRs are published"):
         publish_reconciliation(e.ledger, e.official, e.paper_batches(), e.places(),
                                allow_test_group=True, without_cvrs=True)

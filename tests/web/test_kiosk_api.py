@@ -8,6 +8,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from paper.kiosk import Kiosk, KioskSettings, NoSession, SessionState
 from paper.printing import SpoolPrinter
 from paper.scan import ScanContext, scan_files
 from paperchain.web.kiosk_app import create_kiosk_app
-from tests.web.web_helpers import POLL_SECRET, WebElection, serve_app
+from tests.web.web_helpers import POLL_SECRET, WebElection, serve_app, start_web_election
 
 
 def start_session(web: WebElection, client: httpx.Client, language: str = "en"
@@ -68,6 +69,28 @@ def test_cast_after_a_challenge_prints_record_and_receipts(web: WebElection) -> 
                           operator_key=web.election.setup.operator_key, test_election=True)
     receipts = list(scan_files(web.spooled("receipt"), context))
     assert sorted(str(r.fields["status"]) for r in receipts) == ["CAST", "CHALLENGED"]
+
+
+def test_a_kiosk_without_cvrs_casts_and_challenges_and_keeps_no_cvr(tmp_path: Path) -> None:
+    web = start_web_election(tmp_path, cvrs=False)
+    try:
+        client = httpx.Client()
+        choices = first_choices(start_session(web, client))
+        start = ledger_size(web)
+        client.post(web.api("/ballot/print"), json={"version": 1, "choices": choices})
+        challenged = client.post(web.api("/ballot/challenge"), json={"version": 1}).json()
+        assert challenged["status"] == "challenged"
+        client.post(web.api("/ballot/print"), json={"version": 1, "choices": choices})
+        cast = client.post(web.api("/ballot/cast"), json={"version": 1}).json()
+        assert cast["status"] == "cast"
+        assert ledger_size(web) == start + 2
+        assert len(web.spooled("ballot-record")) == 2
+        assert len(web.spooled("receipt")) == 2
+        assert not web.kiosk.device.keeps_cvrs
+        assert len(web.kiosk.device.cvrs) == 0
+        assert [p for p in web.kiosk_dir.rglob("*") if p.is_file()] == []  # no cvrs.json
+    finally:
+        web.close()
 
 
 def test_refuses_a_second_cast_on_one_activation(web: WebElection) -> None:

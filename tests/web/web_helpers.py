@@ -108,7 +108,9 @@ class WebElection:
 
 
 def start_web_election(directory: Path, *, idle_timeout: float = 600.0,
-                       warning: float = 60.0, verify: bool = False) -> WebElection:
+                       warning: float = 60.0, verify: bool = False,
+                       cvrs: bool = True) -> WebElection:
+    """``cvrs=False``: the kiosk's device runs without CVRs (``kiosk serve --no-cvrs``)."""
     election = make_election(directory)
     network = Network.start(election)
     network.write_setup_and_ceremony()
@@ -121,7 +123,7 @@ def start_web_election(directory: Path, *, idle_timeout: float = 600.0,
     for path in (kiosk_dir, spool, scanner):
         path.mkdir()
     device = VotingDevice(context, HttpLedger(network.url), election.device_key, "kiosk-1", "s1",
-                          CvrStore(kiosk_dir / "cvrs.json", context.group))
+                          CvrStore(kiosk_dir / "cvrs.json", context.group) if cvrs else False)
     printer = SpoolPrinter(spool)
     public_placeholder = "http://127.0.0.1/check"
     settings = KioskSettings(check_url=public_placeholder,
