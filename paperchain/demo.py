@@ -8,7 +8,8 @@ publishes the encrypted tally; trustees 1 and 3 decrypt (trustee 2 stays away); 
 results are combined; a comparison audit at a 5% risk limit then checks the paper
 (``paperchain.demo_audit``: CVRs and their equality proofs, the paper manifest and the
 reconciliation, the seed, rounds of blind readings; ``--tamper paper`` or ``--tamper
-cvr`` shows what it catches); the public record is exported to ``OUT/record`` and
+cvr`` shows what it catches; ``audit_mode="polling"``: kiosks without CVRs and a BRAVO
+ballot-polling audit of the same paper); the public record is exported to ``OUT/record`` and
 verified by the same code ``paperchain verify`` runs. The ledger runs as a real HTTP service on
 127.0.0.1 with two witnesses (``paperchain.demo_network``) that cosign its heads; every
 role talks to it over HTTP, and the tally starts at a head both witnesses cosigned.
@@ -42,7 +43,7 @@ from e2e.setup import Role
 from e2e.trustee import TrusteeWorkspace
 from e2e.verify import VerificationReport
 from e2e.voting import VotingDevice
-from paperchain.demo_audit import DemoAudit, DemoCard, audit_demo_election
+from paperchain.demo_audit import AUDIT_MODES, DemoAudit, DemoCard, audit_demo_election
 from paperchain.demo_network import WITNESS_THRESHOLD, WITNESSES, DemoNetwork
 from paperchain.demo_paper import DemoPaper, PaperCount, check_printable
 from tally.results import Results
@@ -76,6 +77,7 @@ class DemoConfig:
     kdf_limits: KdfLimits = MODERATE_LIMITS
     audit: bool = True
     tamper: str | None = None  # "paper" or "cvr" (paperchain.demo_audit)
+    audit_mode: str = "comparison"  # or "polling": kiosks without CVRs, BRAVO polling
 
 
 @dataclass(slots=True)
@@ -147,6 +149,10 @@ def run_demo(config: DemoConfig, reporter: Reporter | None = None) -> DemoOutcom
     reporter = reporter or Reporter()
     out = Path(config.out)
     _check_out_directory(out)
+    if config.audit_mode not in AUDIT_MODES:
+        raise UsageError(f"the audit mode is one of {list(AUDIT_MODES)}", "--audit-mode")
+    if config.audit_mode == "polling" and config.tamper == "cvr":
+        raise UsageError("cvr needs CVRs: a ballot-polling demo's kiosks keep none", "--tamper")
     out.mkdir(parents=True, exist_ok=True)
     manifest = Manifest.from_bytes(demo_manifest_bytes())
     check_printable(manifest)  # one legible card per ballot, or no election
@@ -192,7 +198,9 @@ def run_demo(config: DemoConfig, reporter: Reporter | None = None) -> DemoOutcom
         context = _ceremony(ledger, official_writer, trustees, config, reporter)
         network.sync_witnesses(reporter.step)
         open_voting(official_writer, "polls open (demo)")
-        kiosks = [VotingDevice(context, ledger, d.key, d.card.writer_id, "election-day")
+        # A ballot-polling demo runs its kiosks without CVRs: none exists anywhere.
+        cvrs = False if config.audit_mode == "polling" else None
+        kiosks = [VotingDevice(context, ledger, d.key, d.card.writer_id, "election-day", cvrs)
                   for d in devices]
         cards: list[DemoCard] = []  # the paper the kiosks print (box and spoiled envelope)
         paper = DemoPaper(out, context, {d.card.writer_id: d.key for d in devices},
@@ -213,7 +221,8 @@ def run_demo(config: DemoConfig, reporter: Reporter | None = None) -> DemoOutcom
                 out=out, ledger=ledger, context=context, official=official, trustees=trustees,
                 absent=ABSENT_TRUSTEE, kiosks=kiosks, cards=cards, seed=config.seed,
                 tamper=config.tamper, test_group=config.test_group, kdf_limits=limits,
-                passphrase=demo_passphrase, reporter=reporter, scanned=counted.for_audit(cards))
+                passphrase=demo_passphrase, reporter=reporter, scanned=counted.for_audit(cards),
+                mode=config.audit_mode)
             network.sync_witnesses(reporter.step)
         record = out / "record"
         network.export(record, setup)
@@ -320,6 +329,10 @@ def _write_readme(out: Path, config: DemoConfig) -> None:
     for role in [f"trustee-{i}" for i in range(1, TRUSTEES + 1)] + ["official-1"] + [
             d for d, _ in DEVICES] + ["auditor-1", "auditor-2"]:
         lines.append(f"  {role}: {demo_passphrase(role).decode()}")
+    if config.audit_mode == "polling":
+        lines.append("")
+        lines.append("The kiosks ran without CVRs (none exists anywhere); the audit polled the "
+                     "paper (BRAVO).")
     if config.test_group:
         lines.append("")
         lines.append("This demo used the TEST group: verify with --test-group.")

@@ -23,6 +23,12 @@ calls (``tally.cvr``, ``tally.audit_workflow``):
    sampled CVRs, the risk; until every contest is confirmed or the audit escalates to a
    full hand count of the paper, whose certified counts then go on the ledger;
 5. the audit report (JSON and PDF) is written to ``OUT/audit``.
+
+With ``mode="polling"`` (``paperchain demo --audit-mode polling``) the kiosks ran without
+CVRs (``VotingDevice(..., cvrs=False)``): steps 1–2 do not exist, the reconciliation is
+published ``without_cvrs``, and a BRAVO ballot-polling audit samples the same paper
+against the verified tally (rounds of blind readings, no CVR decrypted; ``--tamper cvr``
+has nothing to act on and is refused).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from e2e.trustee import TrusteeWorkspace
 from e2e.voting import VotingDevice
 from paperchain.demo_board import BatchPapers
 from tally.audit import CardReading, ContestReading, HandCount
+from tally.audit_polling import PollingRiskFunction
 from tally.audit_workflow import (
     AuditLedger,
     decrypt_round_as_trustee,
@@ -70,11 +77,13 @@ from tally.reconcile import PaperBatch, PlaceInput
 if TYPE_CHECKING:
     from paperchain.demo_paper import ScannedPaper
 
-__all__ = ["BATCH_SIZE", "DemoAudit", "DemoCard", "audit_demo_election", "tamper_paper"]
+__all__ = ["AUDIT_MODES", "BATCH_SIZE", "DemoAudit", "DemoCard", "audit_demo_election",
+           "tamper_paper"]
 
 BATCH_SIZE = 100
 RISK_LIMIT = 0.05
 TAMPER_CHOICES = ("paper", "cvr")
+AUDIT_MODES = ("comparison", "polling")
 
 
 @dataclass(slots=True)
@@ -225,7 +234,7 @@ def audit_demo_election(
     cards: list[DemoCard], seed: int, tamper: str | None, test_group: bool,
     kdf_limits: KdfLimits, passphrase: Callable[[str], bytes], reporter: _Reporter,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    scanned: ScannedPaper | None = None,
+    scanned: ScannedPaper | None = None, mode: str = "comparison",
 ) -> DemoAudit:
     """Steps 1–5 of the module docstring; returns what happened. ``scanned`` is the ID-level
     manifest the demo scanned from its printed cards and the batches' PDFs
@@ -234,33 +243,24 @@ def audit_demo_election(
     board reads what they say (``--tamper paper`` then changes only those records)."""
     if tamper not in (None, *TAMPER_CHOICES):
         raise UsageError(f"--tamper is one of {list(TAMPER_CHOICES)}")
+    if mode not in AUDIT_MODES:
+        raise UsageError(f"--audit-mode is one of {list(AUDIT_MODES)}")
+    polling = mode == "polling"
+    if polling and tamper == "cvr":
+        raise UsageError("--tamper cvr needs CVRs: a ballot-polling demo has none")
+    if polling and any(k.keeps_cvrs for k in kiosks):
+        raise UsageError("a ballot-polling demo runs its kiosks without CVRs")
     allow = test_group
     rng = random.Random(seed ^ 0x5EED)  # noqa: S311 - the demo's simulation, not a secret
     audit = DemoAudit("not run", tampered=tamper)
     official_writer = Writer(ledger, official.key, official.card.writer_id)
 
-    # 1. CVRs (and --tamper cvr: one kiosk's CVR records another vote than its ballot).
-    if tamper == "cvr":
-        _tamper_one_cvr(context, kiosks[0])
-        audit.notes.append(f"tampered: one CVR of {kiosks[0].device_id} changed")
-    for kiosk in kiosks:
-        kiosk.publish_cvrs()
-    reporter.step(f"CVRs published: {sum(len(k.cvrs) for k in kiosks)} encrypted CVRs, sorted "
-                  "by ballot ID, with one commitment per kiosk")
-
-    # 2. The equality proofs.
-    for trustee in trustees:
-        if trustee.card.index != absent:
-            decrypt_cvr_equality_as_trustee(trustee, ledger, allow_test_group=allow)
-    _, failed = publish_cvr_equality(ledger, official_writer, allow_test_group=allow,
-                                     record_failure=True)
-    if failed:
-        audit.outcome = "cvr-equality-failed"
-        reporter.step(f"CVR equality FAILED for {failed}: the failure is on the ledger; the "
-                      "audit cannot compare paper with these CVRs")
+    if polling:
+        reporter.step("No CVRs: the kiosks ran without them (no per-ballot record of choices "
+                      "exists); the audit polls the paper against the verified tally")
+    elif _cvr_steps(context, ledger, official_writer, trustees, absent, kiosks, tamper,
+                    allow, audit, reporter):
         return audit
-    reporter.step("CVR equality proven: each kiosk's CVRs encrypt exactly its cast ballots' "
-                  "totals (nothing else decrypted)")
 
     # 3. The paper (and --tamper paper).
     places = {k.device_id: _location(ledger, k.device_id) for k in kiosks}
@@ -302,7 +302,7 @@ def audit_demo_election(
                          "") for place in sorted(set(places.values()))]
     _, reconciliation = publish_reconciliation(ledger, official_writer, paper, inputs,
                                                note="demo: paper counted by the demo",
-                                               allow_test_group=allow)
+                                               allow_test_group=allow, without_cvrs=polling)
     reporter.step(f"Paper manifest: {sum(len(b.cards) for b in paper)} cards in {len(paper)} "
                   f"batches; reconciliation findings: "
                   f"{len(reconciliation.table['findings'])}")
@@ -311,12 +311,14 @@ def audit_demo_election(
     boards = _auditors(out, ledger, official_writer, context, kdf_limits, passphrase)
     first, second = boards
     auditor = Writer(ledger, first.key, first.card.writer_id)
-    _, parameters = publish_parameters(ledger, auditor, risk_limit=RISK_LIMIT,
-                                       allow_test_group=allow)
+    _, parameters = publish_parameters(
+        ledger, auditor, risk_limit=RISK_LIMIT,
+        risk_function=PollingRiskFunction("bravo") if polling else None, allow_test_group=allow)
     publish_seed(ledger, auditor, demo_seed(seed), rolled_by=("Demo auditor 1",
                                                               "Demo auditor 2"),
                  rolled_at=clock().isoformat(timespec="seconds"), allow_test_group=allow)
-    reporter.step(f"Audit parameters: risk limit {RISK_LIMIT:.0%}, "
+    reporter.step(f"Audit parameters: {'BRAVO ballot polling' if polling else 'comparison'}, "
+                  f"risk limit {RISK_LIMIT:.0%}, "
                   f"{sum(len(c.assertions) for c in parameters.contests)} assertions; seed "
                   f"{demo_seed(seed)}; first round of {parameters.initial_round_size} draws")
     while True:
@@ -371,6 +373,37 @@ def audit_demo_election(
                       f"{audit.draws} draws ({audit.cards_read} cards read)")
     audit.report = _write_report(out, ledger, allow)
     return audit
+
+
+def _cvr_steps(context: ElectionContext, ledger: LedgerClient, official_writer: Writer,
+               trustees: Sequence[TrusteeWorkspace], absent: int,
+               kiosks: Sequence[VotingDevice], tamper: str | None, allow: bool,
+               audit: DemoAudit, reporter: _Reporter) -> bool:
+    """Steps 1–2: CVRs, then their equality proof. True when the equality failed (the
+    audit stops there)."""
+    # 1. CVRs (and --tamper cvr: one kiosk's CVR records another vote than its ballot).
+    if tamper == "cvr":
+        _tamper_one_cvr(context, kiosks[0])
+        audit.notes.append(f"tampered: one CVR of {kiosks[0].device_id} changed")
+    for kiosk in kiosks:
+        kiosk.publish_cvrs()
+    reporter.step(f"CVRs published: {sum(len(k.cvrs) for k in kiosks)} encrypted CVRs, sorted "
+                  "by ballot ID, with one commitment per kiosk")
+
+    # 2. The equality proofs.
+    for trustee in trustees:
+        if trustee.card.index != absent:
+            decrypt_cvr_equality_as_trustee(trustee, ledger, allow_test_group=allow)
+    _, failed = publish_cvr_equality(ledger, official_writer, allow_test_group=allow,
+                                     record_failure=True)
+    if failed:
+        audit.outcome = "cvr-equality-failed"
+        reporter.step(f"CVR equality FAILED for {failed}: the failure is on the ledger; the "
+                      "audit cannot compare paper with these CVRs")
+        return True
+    reporter.step("CVR equality proven: each kiosk's CVRs encrypt exactly its cast ballots' "
+                  "totals (nothing else decrypted)")
+    return False
 
 
 def _location(ledger: LedgerClient, device_id: str) -> str:

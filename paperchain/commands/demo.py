@@ -27,8 +27,16 @@ __all__ = ["demo"]
                    "code, another choice printed: OUT/paper/boxes) so a contest's hand-count "
                    "winner flips; the audit board reads those pages and must not confirm it. "
                    "cvr: make a kiosk's CVR lie (the record fails verification on the CVR "
-                   "equality proof).")
-def demo(out: Path, voters: int, test_group: bool, seed: int, tamper: str | None) -> None:
+                   "equality proof; comparison audits only).")
+@click.option("--audit-mode", type=click.Choice(["comparison", "polling"]),
+              default="comparison", show_default=True,
+              help="comparison: the kiosks keep encrypted CVRs and the audit compares each "
+                   "sampled card with its CVR. polling: the kiosks run without CVRs (no "
+                   "per-ballot record of choices exists anywhere: the privacy mode), the "
+                   "reconciliation says so (--without-cvrs) and a BRAVO ballot-polling audit "
+                   "samples the paper against the verified tally (more cards read).")
+def demo(out: Path, voters: int, test_group: bool, seed: int, tamper: str | None,
+         audit_mode: str) -> None:
     """Run a whole election end to end: ceremony, voting, challenges, tally, verification.
 
     \b
@@ -37,12 +45,13 @@ def demo(out: Path, voters: int, test_group: bool, seed: int, tamper: str | None
     before casting; the polls close; trustees 1 and 3 decrypt the tally while trustee 2
     stays away; a comparison audit at a 5% risk limit checks the results against the
     paper (report in OUT/audit); the public record lands in OUT/record and is verified.
+    With --audit-mode polling the kiosks keep no CVRs and the audit polls the paper.
 
     Check it yourself afterwards:  paperchain verify OUT/record
                                    paperchain audit verify OUT/record
     """
     outcome = run_demo(DemoConfig(out=out, voters=voters, test_group=test_group, seed=seed,
-                                  tamper=tamper), RichReporter())
+                                  tamper=tamper, audit_mode=audit_mode), RichReporter())
     stderr.print(report_table(outcome.report))
     per_contest = outcome.report.facts.get("ballots_per_contest")
     for table in results_tables(outcome.context.manifest, outcome.results,

@@ -9,11 +9,17 @@ the same cards match their CVRs. The demo's record is then recomputed:
 its tickets with the ``consistent-sampler`` package and its super-simple p-values and
 sample sizes with ``rlacalc`` (both from PyPI), and ``paperchain audit verify`` passes.
 ``--tamper cvr`` makes a kiosk's CVR lie: verification fails on the equality proof.
+``--audit-mode polling`` (through the CLI): kiosks without CVRs and a ballot-polling audit
+of the same forged paper.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +27,10 @@ import consistent_sampler
 import pytest
 import rlacalc
 
+from e2e.errors import UsageError
 from e2e.keystore import KdfLimits
+from e2e.ledger.entry import decode_envelope
+from e2e.ledger.types import EntryType
 from e2e.manifest import Manifest
 from e2e.record import RecordReader
 from paper.manifest_csv import read_manifest_csv
@@ -149,3 +158,53 @@ def test_demo_tamper_cvr_fails_verification_on_the_equality_proof(tmp_path: Path
     assert outcome.audit.outcome == "cvr-equality-failed"
     assert not outcome.report.ok
     assert any("equality proof fails" in str(f) for f in outcome.report.findings)
+
+
+def test_demo_polling_audit_through_the_cli_without_cvrs_reads_the_forged_paper(
+        tmp_path: Path) -> None:
+    """``paperchain demo --audit-mode polling --tamper paper``: the kiosks keep no CVRs
+    (none on disk, none on the ledger), the reconciliation follows the results, and a
+    BRAVO ballot-polling round reads the forged paper; the mayor is not confirmed (for
+    this seed one round, then the full hand count) and the record verifies."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+    def paperchain(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "paperchain", *args], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=900, check=False)
+        assert done.returncode == 0, f"{args}: {done.stderr}"
+        return done
+
+    demo = paperchain("demo", "--out", "polled", "--test-group", "--voters", str(VOTERS),
+                      "--seed", str(SEED), "--audit-mode", "polling", "--tamper", "paper")
+    text = " ".join(demo.stderr.split())  # rich wraps lines
+    assert "No CVRs: the kiosks ran without them" in text
+    assert "BRAVO ballot polling" in text
+    assert "round 1:" in text
+    assert "tampered:" in text
+    assert "VERIFIED" in text
+    out = tmp_path / "polled"
+    reader = RecordReader(out / "record")
+    kinds = Counter(decode_envelope(raw).entry().entry_type for raw in reader.envelopes())
+    assert kinds[EntryType.BALLOT] == VOTERS
+    assert not {EntryType.CVRS, EntryType.CVR_COMMITMENT, EntryType.CVR_EQUALITY,
+                EntryType.AUDIT_CVRS} & set(kinds)
+    paperchain("verify", "polled/record", "--test-group")
+    audited = json.loads(paperchain("audit", "verify", "polled/record", "--test-group",
+                                    "--json").stdout)
+    assert audited["ok"] is True, audited["findings"]
+    assert audited["summary"]["outcome"] == "full-hand-count"
+    assert audited["summary"]["rounds"] >= 1
+    assert audited["summary"]["hand_count"] is True
+    assert audited["summary"]["contests"]["mayor"] > 0.05  # the forged mayor: not confirmed
+    report = json.loads((out / "audit" / "report.json").read_text())
+    assert report["parameters"]["mode"] == "polling"
+
+
+@pytest.mark.parametrize(("tamper", "mode", "message"), [
+    ("cvr", "polling", "cvr needs CVRs"), (None, "sampling", "the audit mode is one of")])
+def test_demo_refuses_a_polling_run_it_cannot_do_before_writing_anything(
+        tmp_path: Path, tamper: str | None, mode: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        run_demo(DemoConfig(out=tmp_path / "x", test_group=True, kdf_limits=FAST,
+                            tamper=tamper, audit_mode=mode))
+    assert not (tmp_path / "x").exists()
