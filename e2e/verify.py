@@ -429,12 +429,7 @@ class RecordVerifier:
         else:
             challenged = ChallengedBallot.from_payload(entry.payload, context.group, where)
             ballot, opening = challenged.ballot, challenged.opening
-        problem: PaperchainError | None = None
-        try:
-            chains.check_next(entry.writer_id, ballot)
-        except PaperchainError as err:
-            problem = err
-        chains.advance(ballot)  # one finding per bad ballot, not a cascade down the chain
+        problem = chains.follow(entry.writer_id, ballot)
         if problem is None:
             try:
                 verify_ballot(context, ballot, fast=self.fast)
@@ -553,12 +548,7 @@ class RecordVerifier:
             self._insert_finding(item, Finding(error.where or item.where, error.reason))
             return
         header = result.header
-        problem: PaperchainError | None = None
-        try:
-            chains.check_next(item.writer_id, header)
-        except PaperchainError as err:
-            problem = err
-        chains.advance(header)  # one finding per bad ballot, not a cascade down the chain
+        problem = chains.follow(item.writer_id, header)
         if problem is None and result.verify_error is not None:
             problem = result.verify_error.error()
         # The answer given to this ballot of this ledger prefix before, if any (one query;

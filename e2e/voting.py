@@ -336,6 +336,18 @@ class DeviceChains:
             raise InvalidBallot("previous code does not continue the device's chain",
                                 ballot.label)
 
+    def follow(self, writer_id: str, ballot: EncryptedBallot | BallotHeader
+               ) -> PaperchainError | None:
+        """The verifier's step: ``check_next``'s refusal (or None), the chain advanced past
+        the ballot either way — one finding per bad ballot, not a cascade down the chain."""
+        problem: PaperchainError | None = None
+        try:
+            self.check_next(writer_id, ballot)
+        except PaperchainError as err:
+            problem = err
+        self.advance(ballot)
+        return problem
+
     def advance(self, ballot: EncryptedBallot | BallotHeader) -> None:
         chain = self.chains.get(ballot.device_id)
         if chain is None:
