@@ -160,10 +160,4 @@ def read_hand_count(path: Path, manifest: Manifest) -> HandCount:
             counts.append((contest.id, selection.id, per.integer(selection.id)))
         per.done()
     counts_reader.done()
-    certified = obj.items("certified_by", 100)
-    if not certified or not all(isinstance(n, str) and n for n in certified):
-        raise EncodingError("one or more names", obj.path("certified_by"))
-    result = HandCount(tuple(counts), tuple(certified), obj.string("certified_at", 100),
-                       obj.string("note", 10_000))
-    obj.done()
-    return result
+    return HandCount.certified(obj, counts)

@@ -1147,6 +1147,14 @@ class HandCount:
         counts = obj.mapped("counts", lambda r: (r.string("contest", 64),
                                                  r.string("selection", 64), r.integer("count")),
                             100_000)
+        return cls.certified(obj, counts)
+
+    @classmethod
+    def certified(cls, obj: ObjectReader,
+                  counts: Sequence[tuple[str, str, int]]) -> HandCount:
+        """The hand count of ``counts`` with the certification ``obj`` holds (who certified
+        it, when, a note), the last fields of ``obj``: the payload's and the official's
+        input file's common tail."""
         certified = obj.items("certified_by", 100)
         if not certified or not all(isinstance(n, str) and n for n in certified):
             raise EncodingError("one or more names", obj.path("certified_by"))
