@@ -124,6 +124,21 @@ AUDITOR = _identity_option("auditor", "The auditor's directory (a registered aud
 TRUSTEE = _identity_option("trustee", "This trustee's own directory.")
 
 
+COSIGNER = click.option(
+    "--cosigner", "cosigner_dir", required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The second board member's directory (a registered auditor).")
+COSIGNER_PASSPHRASE = click.option(
+    "--cosigner-passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+    help="The second member's passphrase file.")
+
+
+def _cosigner(directory: Path, passphrase_file: Path | None) -> WriterIdentity:
+    """The audit board's second member, who cosigns readings and sign-offs."""
+    return WriterIdentity.open(directory, read_passphrase(passphrase_file,
+                                                          "the second board member"))
+
+
 def register_flow_commands(audit: click.Group) -> None:
     """Add the flow's commands to the ``audit`` group."""
 
@@ -345,15 +360,12 @@ def register_flow_commands(audit: click.Group) -> None:
     @audit.command("read")
     @LEDGER
     @AUDITOR
-    @click.option("--cosigner", "cosigner_dir", required=True,
-                  type=click.Path(exists=True, file_okay=False, path_type=Path),
-                  help="The second board member's directory (a registered auditor).")
+    @COSIGNER
     @click.option("--readings", "readings_path", required=True,
                   type=click.Path(exists=True, dir_okay=False, path_type=Path),
                   help="JSON with the board's readings (paperchain.audit_files).")
     @PASSPHRASE
-    @click.option("--cosigner-passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
-                  help="The second member's passphrase file.")
+    @COSIGNER_PASSPHRASE
     def read(ledger_spec: str, auditor_dir: Path, cosigner_dir: Path, readings_path: Path,
              passphrase_file: Path | None, cosigner_passphrase_file: Path | None) -> None:
         """(Audit board) Record what the cards' printed text says, signed by both members.
@@ -364,8 +376,7 @@ def register_flow_commands(audit: click.Group) -> None:
             raise click.UsageError("no election context")
         readings = read_readings(readings_path, view.verifier.context.manifest)
         writer = _writer(client, auditor_dir, passphrase_file, "the first board member")
-        cosigner = WriterIdentity.open(cosigner_dir, read_passphrase(
-            cosigner_passphrase_file, "the second board member"))
+        cosigner = _cosigner(cosigner_dir, cosigner_passphrase_file)
         results = record_readings(client, writer, cosigner.card.writer_id, cosigner.key,
                                   readings, allow_test_group=test)
         stderr.print(f"Recorded {len(results)} reading(s)")
@@ -373,19 +384,15 @@ def register_flow_commands(audit: click.Group) -> None:
     @audit.command("sign-off")
     @LEDGER
     @AUDITOR
-    @click.option("--cosigner", "cosigner_dir", required=True,
-                  type=click.Path(exists=True, file_okay=False, path_type=Path),
-                  help="The second board member's directory.")
+    @COSIGNER
     @PASSPHRASE
-    @click.option("--cosigner-passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
-                  help="The second member's passphrase file.")
+    @COSIGNER_PASSPHRASE
     def sign_off(ledger_spec: str, auditor_dir: Path, cosigner_dir: Path,
                  passphrase_file: Path | None, cosigner_passphrase_file: Path | None) -> None:
         """(Audit board) Both members sign the round's readings, once every card is read."""
         client, test = _ledger(ledger_spec)
         writer = _writer(client, auditor_dir, passphrase_file, "the first board member")
-        cosigner = WriterIdentity.open(cosigner_dir, read_passphrase(
-            cosigner_passphrase_file, "the second board member"))
+        cosigner = _cosigner(cosigner_dir, cosigner_passphrase_file)
         appended = sign_off_round(client, writer, cosigner.card.writer_id, cosigner.key,
                                   allow_test_group=test)
         stderr.print(f"Round signed off at ledger index {appended.index}")
