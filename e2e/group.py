@@ -114,8 +114,13 @@ class GroupParameters:
     # --- decoding (from outside: always checked) ------------------------------------
 
     def element_from_hex(self, text: object, where: str = "element") -> ElementModP:
-        """Decode the canonical form: exactly 2·p_bytes lowercase hex digits."""
-        return ElementModP(_parse_hex(text, 2 * self.p_bytes, where, InvalidElement), self)
+        """Decode the canonical form: exactly 2·p_bytes lowercase hex digits. Every refusal
+        names ``where``, the subgroup check's included."""
+        value = _parse_hex(text, 2 * self.p_bytes, where, InvalidElement)
+        try:
+            return ElementModP(value, self)
+        except InvalidElement as err:
+            raise (err if err.where else InvalidElement(err.reason, where)) from None
 
     def exponent_from_hex(self, text: object, where: str = "exponent") -> ElementModQ:
         """Decode the canonical form: exactly 2·q_bytes lowercase hex digits."""

@@ -13,6 +13,8 @@ the ledger so far must hold:
   combine only trustees whose shares are there; the tally names the close of voting
   and a head that covers it and precedes the tally;
 * a device's CVR chunks are numbered 0, 1, … and its commitment counts them, once;
+* a trustee's shares of a chunk of CVRs for publication (``cvr-plaintext-share``) name a
+  ``cvrs`` entry, once per trustee and chunk, one share per CVR they list;
 * an audit reading is a well-formed card reading of the manifest, and a reading or a
   sign-off carries the second board member's signature (a registered, unrevoked
   auditor) bound to this election;
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from e2e.batch import all_members
 from e2e.context import ElectionContext
 from e2e.cvr import CvrCommitment, admit_cvr_chunk
+from e2e.encoding import parse_canonical_json
 from e2e.errors import LedgerError, PaperchainError
 from e2e.ledger.entry import Entry
 from e2e.ledger.operator import AdmissionCheck, LedgerState
@@ -53,6 +56,7 @@ from tally.audit import (
 )
 from tally.audit_check import deferred_shares
 from tally.cvr import CvrEquality
+from tally.cvr_plaintext import PlaintextShares
 from tally.decrypt import DecryptionShare
 from tally.reconcile import PaperBatch, Reconciliation
 from tally.results import Results
@@ -73,6 +77,8 @@ class AfterClose:
     shares: set[int] = field(default_factory=set)  # trustees with a decryption share
     chunks: dict[str, int] = field(default_factory=dict)  # CVR chunks per device
     committed: set[str] = field(default_factory=set)  # devices with a commitment
+    cvr_entries: dict[int, str] = field(default_factory=dict)  # cvrs entry index -> device
+    plaintext_shares: set[tuple[int, str]] = field(default_factory=set)  # (chunk, trustee)
     once: dict[str, int] = field(default_factory=dict)  # entry type -> its index
 
 
@@ -174,6 +180,22 @@ def _cvr_equality_share(state: LedgerState, index: int, entry: Entry) -> Sequenc
     return ()
 
 
+def _cvr_plaintext_share(state: LedgerState, index: int, entry: Entry) -> Sequence[bytes]:
+    payload = PlaintextShares.admit(entry.payload, _context(state).group)
+    after = _after(state)
+    if payload.cvrs_index not in after.cvr_entries:
+        raise LedgerError(f"the shares name ledger entry {payload.cvrs_index}, which is not "
+                          "an entry of published CVRs")
+    if (payload.cvrs_index, entry.writer_id) in after.plaintext_shares:
+        raise LedgerError(f"a second share of ledger entry {payload.cvrs_index}'s CVRs from "
+                          f"{entry.writer_id!r}")
+    if not payload.shares or len(payload.shares) != len(payload.cvrs):
+        raise LedgerError("one share per CVR of the chunk")
+    for share in payload.shares:
+        _trustee_writer(state, share.trustee, entry.writer_id, "a CVR plaintext share")
+    return ()
+
+
 def _board(state: LedgerState, index: int, entry: Entry, signed: BoardSigned) -> None:
     cosigner_id = signed.board[1]
     cosigner = state.writers.get(cosigner_id)
@@ -241,6 +263,7 @@ def admission_checks() -> Mapping[str, AdmissionCheck]:
         EntryType.CVR_EQUALITY_SHARE: _cvr_equality_share,
         EntryType.CVR_EQUALITY: _decodes(
             lambda c, p: CvrEquality.from_payload(p, c.group, "payload")),
+        EntryType.CVR_PLAINTEXT_SHARE: _cvr_plaintext_share,
         EntryType.PAPER_MANIFEST: _decodes(lambda c, p: PaperBatch.from_payload(p, "payload")),
         EntryType.RECONCILIATION: _decodes(
             lambda c, p: Reconciliation.from_payload(p, "payload")),
@@ -276,6 +299,15 @@ def observe_after_close(state: LedgerState, index: int, entry: Entry) -> None:
                             if t.writer_id == entry.writer_id)
     elif kind == EntryType.CVRS:
         after.chunks[entry.writer_id] = after.chunks.get(entry.writer_id, 0) + 1
+        after.cvr_entries[index] = entry.writer_id
+    elif kind == EntryType.CVR_PLAINTEXT_SHARE:
+        after.plaintext_shares.add((_plaintext_chunk(entry.payload), entry.writer_id))
     elif kind == EntryType.CVR_COMMITMENT:
         after.committed.add(entry.writer_id)
 
+
+
+def _plaintext_chunk(payload: bytes) -> int:
+    """The ``cvrs_index`` of an admitted ``cvr-plaintext-share`` (read without its elements)."""
+    value = parse_canonical_json(payload, "payload").get("cvrs_index")
+    return value if isinstance(value, int) else -1

@@ -11,12 +11,14 @@
 **Plaintext CVRs and privacy (a documented trade-off).** Paperchain decrypts only the
 sampled cards' CVRs, whose paper the audit board reads in public anyway, so by default
 these exports hold the sampled CVRs alone. An election whose policy is to publish every
-plaintext CVR (to run Arlo, or to let anyone recount the CVRs) must have the trustees
-decrypt every CVR; then each CVR is published with its ballot ID, and a voter who noted
-the ID printed on their card can point to their own vote in the published file: the
+plaintext CVR (to run Arlo, or to let anyone recount the CVRs) has the trustees decrypt
+every CVR on the ledger (``tally.cvr_plaintext``); once every CVR is decrypted and
+verified, the exports also hold all of them (``cvrs-nist-1500-103.json``,
+``cvrs-dominion.csv``). Then each CVR is published with its ballot ID, and a voter who
+noted the ID printed on their card can point to their own vote in the published file: the
 ballot ID becomes a receipt of the vote, which a coercer or vote buyer can demand. The
-tracking code still links to nothing, but the ID alone is enough. The formatters here
-take whatever plaintext CVRs they are given; this module never decrypts anything.
+tracking code still links to nothing, but the ID alone is enough. This module never
+decrypts anything: it formats what the verified ledger holds.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "batch_manifest_csv",
     "dominion_cvr_csv",
     "nist_cvr_report",
+    "published_plaintext_cvrs",
     "sampled_plaintext_cvrs",
     "write_exports",
 ]
@@ -199,13 +202,33 @@ def sampled_plaintext_cvrs(manifest: Manifest, decrypted: Mapping[bytes, Any],
     return out
 
 
+def published_plaintext_cvrs(manifest: Manifest, plaintexts: Mapping[bytes, Any],
+                             infos: Mapping[bytes, Any], pairs: Mapping[bytes, tuple[str, int]],
+                             printed: Callable[[bytes], str]) -> list[PlaintextCvr]:
+    """Every CVR the trustees decrypted for publication (``tally.cvr_plaintext``), sorted
+    by ballot ID (never cast order), each contest of its style with its marks."""
+    out = []
+    for ballot_id in sorted(plaintexts):
+        info = infos[ballot_id]
+        marks = plaintexts[ballot_id]
+        votes = {manifest.contests[i].id: frozenset(
+            manifest.contests[i].selections[j].id for c, j in marks if c == i)
+            for i in info.contests}
+        batch, position = pairs.get(ballot_id, (None, None))
+        out.append(PlaintextCvr(printed(ballot_id), info.device_id, info.style_id, votes,
+                                batch, position))
+    return out
+
+
 def write_exports(view: Any, report: Mapping[str, Any], directory: Path,
                   printed: Callable[[bytes], str] = bytes.hex) -> list[Path]:
     """Every export of a verified audit (``tally.audit_workflow.AuditLedger``) into
-    ``directory``: batch-manifest.csv, audit-record.json, audit-record.csv and the sampled
-    CVRs as NIST SP 1500-103 JSON and Dominion CSV. ``printed`` gives a ballot ID's
+    ``directory``: batch-manifest.csv, audit-record.json, audit-record.csv, the sampled
+    CVRs as NIST SP 1500-103 JSON and Dominion CSV, and — only where the trustees decrypted
+    every CVR for publication — all CVRs in both forms. ``printed`` gives a ballot ID's
     printed form (``paper.ids``; the app layer passes it: ``tally`` imports no ``paper``)."""
     from tally.cvr import CvrChecker
+    from tally.cvr_plaintext import PlaintextChecker
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -236,4 +259,13 @@ def write_exports(view: Any, report: Mapping[str, Any], directory: Path,
             indent=1) + "\n").encode())
         put("sampled-cvrs-dominion.csv", dominion_cvr_csv(
             context.manifest, cvrs, software=software, places=places).encode())
+        plaintext = view.verifier.checker(PlaintextChecker)
+        if plaintext.complete(view.verifier):
+            every = published_plaintext_cvrs(context.manifest, plaintext.plaintexts, infos,
+                                             pairs, printed)
+            put("cvrs-nist-1500-103.json", (json.dumps(
+                nist_cvr_report(context.manifest, every, generated=generated,
+                                software=software), indent=1) + "\n").encode())
+            put("cvrs-dominion.csv", dominion_cvr_csv(
+                context.manifest, every, software=software, places=places).encode())
     return written

@@ -41,7 +41,7 @@ _ORDER: tuple[frozenset[str], ...] = (
     frozenset({EntryType.CVRS, EntryType.CVR_COMMITMENT, EntryType.CVR_EQUALITY_SHARE,
                EntryType.CVR_EQUALITY}),
     frozenset({EntryType.PAPER_MANIFEST, EntryType.RECONCILIATION,
-               EntryType.AUDIT_PARAMETERS}),
+               EntryType.AUDIT_PARAMETERS, EntryType.CVR_PLAINTEXT_SHARE}),
     frozenset({EntryType.AUDIT_SEED}),
     frozenset({EntryType.AUDIT_ROUND, EntryType.AUDIT_READING, EntryType.AUDIT_SIGNOFF,
                EntryType.AUDIT_DECRYPTION_SHARE, EntryType.AUDIT_CVRS, EntryType.AUDIT_RISK}),

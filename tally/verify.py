@@ -7,8 +7,9 @@ key derived from the ceremony; ``results`` must be the combination, with Lagrang
 coefficients the verifier computes, of at least k valid shares, every count bounded.
 ``verify_election`` runs the whole pass over a record's envelopes, with every checker
 ``tally`` defines: this one, ``tally.cvr.CvrChecker`` (encrypted CVRs and their equality
-proofs) and ``tally.audit_check.AuditChecker`` (reconciliation, parameters, seed, rounds),
-so the verifier knows every entry type.
+proofs), ``tally.audit_check.AuditChecker`` (reconciliation, parameters, seed, rounds)
+and ``tally.cvr_plaintext.PlaintextChecker`` (every CVR decrypted, where an election
+publishes plaintext CVRs), so the verifier knows every entry type.
 """
 
 from __future__ import annotations
@@ -139,10 +140,12 @@ def verify_election(
     """One pass over ``envelopes`` with every check this package and ``e2e`` know."""
     from tally.audit_check import AuditChecker  # both import this module's TallyChecker
     from tally.cvr import CvrChecker
+    from tally.cvr_plaintext import PlaintextChecker
 
     verifier = RecordVerifier(election_id, allow_test_group=allow_test_group,
                               checkers=[TallyChecker(require_results),
-                                        CvrChecker(complete=require_results), AuditChecker()],
+                                        CvrChecker(complete=require_results), AuditChecker(),
+                                        PlaintextChecker()],
                               progress=progress)
     return verifier.run(envelopes), verifier
 

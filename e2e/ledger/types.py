@@ -9,13 +9,15 @@ docs/spec.md §7.4. The election moves through phases, each opened by an entry:
 
 After the results (docs/spec.md §19.4) the order is fixed by phases alone:
 devices publish their encrypted CVRs and commitments and trustees their equality
-shares (tallied); the official's ``cvr-equality`` combines them; the paper manifest
-and the reconciliation follow (for a ballot-polling audit without CVRs, straight after
-the results, in ``tallied``; no CVR step can follow them), and may be amended (a new
-``reconciliation``, which sends an ``audit-ready`` election back to ``reconciled``, so
-the audit parameters must be published again) until the seed; the seed is accepted once, in
-``audit-ready`` only; rounds follow; ``audit-end`` closes the audit, after which only
-a certified hand count (when the audit escalated) is accepted.
+shares (tallied); the official's ``cvr-equality`` combines them; where the election
+publishes plaintext CVRs, trustees decrypt every CVR from then until the seed
+(``cvr-plaintext-share``); the paper manifest and the reconciliation follow (for a
+ballot-polling audit without CVRs, straight after the results, in ``tallied``; no CVR
+step can follow them), and may be amended (a new ``reconciliation``, which sends an
+``audit-ready`` election back to ``reconciled``, so the audit parameters must be
+published again) until the seed; the seed is accepted once, in ``audit-ready`` only;
+rounds follow; ``audit-end`` closes the audit, after which only a certified hand count
+(when the audit escalated) is accepted.
 
 An entry type is admitted only from a writer of its role, and only in its phases.
 The ledger operator enforces this at admission and the verifier re-checks it.
@@ -68,6 +70,7 @@ class EntryType(StrEnum):
     CVR_COMMITMENT = "cvr-commitment"
     CVR_EQUALITY_SHARE = "cvr-equality-share"
     CVR_EQUALITY = "cvr-equality"
+    CVR_PLAINTEXT_SHARE = "cvr-plaintext-share"
     PAPER_MANIFEST = "paper-manifest"
     RECONCILIATION = "reconciliation"
     AUDIT_PARAMETERS = "audit-parameters"
@@ -126,6 +129,9 @@ ENTRY_RULES: dict[EntryType, EntryRule] = {
     EntryType.CVR_COMMITMENT: _rule(_DEVICE, {Phase.TALLIED}),
     EntryType.CVR_EQUALITY_SHARE: _rule(_TRUSTEE, {Phase.TALLIED}),
     EntryType.CVR_EQUALITY: _rule(_OFFICIAL, {Phase.TALLIED}),
+    # Every CVR decrypted, where the election publishes plaintext CVRs: after their
+    # equality, before the seed (tally.cvr_plaintext).
+    EntryType.CVR_PLAINTEXT_SHARE: _rule(_TRUSTEE, _BEFORE_SEED),
     # Also straight after the results, for a ballot-polling audit without CVRs (a
     # comparison audit's parameters need the combined CVR equality: tally.audit_check).
     EntryType.PAPER_MANIFEST: _rule(_OFFICIAL, {Phase.TALLIED, *_BEFORE_SEED}),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from e2e.errors import UsageError
@@ -57,6 +58,7 @@ from tally.audit_workflow import (
 )
 from tally.batch_manifest import read_batch_manifest_csv
 from tally.cvr import decrypt_cvr_equality_as_trustee, publish_cvr_equality
+from tally.cvr_plaintext import decrypt_all_cvrs_as_trustee
 from tally.risk import DEFAULT_GAMMA
 
 __all__ = ["register_flow_commands"]
@@ -203,6 +205,41 @@ def register_flow_commands(audit: click.Group) -> None:
         writer = _writer(client, official_dir, passphrase_file, "the official")
         appended, _ = publish_cvr_equality(client, writer, allow_test_group=test)
         stderr.print(f"CVR equality proven at ledger index {appended.index}")
+
+    @audit.command("cvr-plaintext-share")
+    @LEDGER
+    @TRUSTEE
+    @PASSPHRASE
+    @click.option("--accept-ballot-ids-as-receipts", "accepted", is_flag=True,
+                  help="Required: say that the election's policy is to publish every "
+                       "plaintext CVR, knowing that each printed ballot ID then points to "
+                       "its voter's published choices (a receipt a coercer can demand).")
+    def cvr_plaintext_share(ledger_spec: str, trustee_dir: Path, passphrase_file: Path | None,
+                            accepted: bool) -> None:
+        """(Trustee) Only where the election publishes plaintext CVRs: decrypt every CVR,
+        one ledger entry of shares with proofs per chunk of CVRs, after the CVR equality
+        and before the audit's seed. Once k trustees have, every verifier reads each CVR's
+        plaintext and `paperchain audit export` writes them all (NIST SP 1500-103 JSON,
+        Dominion CSV for Arlo). Resumable: chunks already shared are skipped."""
+        if not accepted:
+            raise click.UsageError(
+                "decrypting every CVR turns each printed ballot ID into a receipt of that "
+                "voter's choices; pass --accept-ballot-ids-as-receipts only where the "
+                "election's published policy is to publish plaintext CVRs")
+        client, test = _ledger(ledger_spec)
+        workspace = TrusteeWorkspace.open(trustee_dir,
+                                          read_passphrase(passphrase_file, "the trustee"))
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=stderr) as bar:
+            verifying = bar.add_task("Verifying the ledger", total=client.size())
+            decrypting = bar.add_task("Decrypting chunks of CVRs", total=None)
+            results = decrypt_all_cvrs_as_trustee(
+                workspace, client, accept_ids_as_receipts=True, allow_test_group=test,
+                progress=lambda n: bar.advance(verifying, n),
+                chunk_done=lambda done, total: bar.update(decrypting, completed=done,
+                                                          total=total))
+        stderr.print(f"Published {len(results)} plaintext share entr"
+                     f"{'y' if len(results) == 1 else 'ies'}")
 
     @audit.command("reconcile")
     @LEDGER
@@ -517,7 +554,9 @@ def register_flow_commands(audit: click.Group) -> None:
                   help="Directory for the exports.")
     def export(record_dir: Path, test_group: bool, out: Path) -> None:
         """The batch manifest as Arlo's CSV, the audit record as JSON and CSV, and the
-        decrypted sampled CVRs (NIST SP 1500-103 JSON, Dominion-style CSV)."""
+        decrypted sampled CVRs (NIST SP 1500-103 JSON, Dominion-style CSV); where the
+        trustees decrypted every CVR for publication (audit cvr-plaintext-share), all
+        CVRs in both forms too."""
         view = _view(None, record_dir, test_group)
         for path in write_exports(view, audit_report(view), out,
                                   lambda ballot_id: str(BallotId(ballot_id))):

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 AUDIT_TYPES = ("cvrs", "cvr-commitment", "cvr-equality-share", "cvr-equality",
+               "cvr-plaintext-share",
                "paper-manifest", "reconciliation", "audit-parameters", "audit-seed",
                "audit-round", "audit-reading", "audit-signoff", "audit-decryption-share",
                "audit-cvrs", "audit-risk", "audit-end", "hand-count")
