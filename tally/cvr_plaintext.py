@@ -31,14 +31,13 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from e2e.ballot import raw_decoders
 from e2e.batch import all_members
 from e2e.context import ElectionContext
 from e2e.cvr import ciphertexts_digest
 from e2e.elgamal import Ciphertext
 from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json
 from e2e.errors import DecryptionError, EncodingError, PaperchainError, RecordError, StateError
-from e2e.group import ElementModP, GroupParameters, _trusted_p
+from e2e.group import GroupParameters
 from e2e.ledger.client import LedgerClient, Writer
 from e2e.ledger.entry import Entry
 from e2e.ledger.operator import AppendResult
@@ -47,7 +46,7 @@ from e2e.nonces import NonceSource
 from e2e.trustee import TrusteeWorkspace
 from e2e.verify import RecordVerifier
 from tally.cvr import CvrChecker, cvr_chunk, located_at_entry, verify_share_once
-from tally.decrypt import DecryptionShare, combine, compute_share, shares_hold
+from tally.decrypt import DecryptionShare, combine, compute_share, element_reader, shares_hold
 
 __all__ = [
     "ChunkCvr",
@@ -102,13 +101,7 @@ class PlaintextShares:
         membership, which the caller then establishes (``members``) or decodes again."""
         obj = ObjectReader(parse_canonical_json(data, where), where)
         obj.version([1])
-        if deferred:
-            raw, _ = raw_decoders(group)
-
-            def element(text: object, place: str) -> ElementModP:
-                return _trusted_p(raw(text, place), group)
-        else:
-            element = group.element_from_hex
+        element = element_reader(group, deferred=deferred)
 
         def cvr(r: ObjectReader) -> ChunkCvr:
             def contest(c: ObjectReader) -> tuple[int, tuple[Ciphertext, ...]]:
@@ -297,20 +290,15 @@ def decrypt_all_cvrs_as_trustee(
         raise StateError("decrypting every CVR makes each printed ballot ID a receipt of "
                          "that voter's choices; do it only where the election's policy is to "
                          "publish plaintext CVRs, and say so explicitly")
-    from tally.audit_check import AuditChecker
-    from tally.verify import verify_election
+    from tally.audit_workflow import AuditLedger  # it imports the checkers this one uses
 
-    report, verifier = verify_election(ledger.envelopes(0), election_id=ledger.election_id,
-                                       allow_test_group=allow_test_group,
-                                       require_results=False, progress=progress)
-    if not report.ok:
-        raise RecordError(f"the ledger does not verify ({len(report.findings)} finding(s); "
-                          f"first: {report.findings[0]})")
+    view = AuditLedger.read(ledger, allow_test_group=allow_test_group, progress=progress)
+    verifier = view.verifier
     context = verifier.context
     if context is None or verifier.checker(CvrChecker).equality is None:
         raise StateError("the CVRs' equality is not combined yet: there is nothing verified "
                          "to decrypt")
-    if verifier.checker(AuditChecker).state.seed is not None:
+    if view.state.seed is not None:
         raise StateError("the audit's seed is drawn: plaintext CVRs are published before the "
                          "sample, never after")
     checker = verifier.checker(PlaintextChecker)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import gmpy2
@@ -44,6 +44,7 @@ __all__ = [
     "PartialDecryption",
     "combine",
     "compute_share",
+    "element_reader",
     "lagrange_coefficient",
     "share_context",
     "shares_hold",
@@ -98,13 +99,7 @@ class DecryptionShare:
         must be dropped — and the payload decoded again, checked — if it does not."""
         obj = ObjectReader(parse_canonical_json(data, where), where)
         obj.version([1])
-        if deferred:
-            raw, _ = raw_decoders(group)
-
-            def element(text: object, place: str) -> ElementModP:
-                return _trusted_p(raw(text, place), group)
-        else:
-            element = group.element_from_hex
+        element = element_reader(group, deferred=deferred)
 
         def partial(r: ObjectReader) -> PartialDecryption:
             proof = r.items("proof", 4)
@@ -124,6 +119,20 @@ class DecryptionShare:
                      tuple(obj.mapped("partials", partial, 1_000_000)))
         obj.done()
         return result
+
+
+def element_reader(group: GroupParameters, *, deferred: bool
+                   ) -> Callable[[object, str], ElementModP]:
+    """A payload's element decoder: ``group.element_from_hex`` (every check), or with
+    ``deferred`` every check but x^q = 1, which the caller then establishes for all the
+    elements at once (``shares_hold``, ``e2e.batch.all_members``) or decodes again."""
+    if not deferred:
+        return group.element_from_hex
+    raw, _ = raw_decoders(group)
+
+    def element(text: object, place: str) -> ElementModP:
+        return _trusted_p(raw(text, place), group)
+    return element
 
 
 def compute_share(
