@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from e2e.batch import all_members
 from e2e.context import ElectionContext
 from e2e.cvr import ciphertexts_digest
-from e2e.elgamal import Ciphertext
+from e2e.elgamal import Ciphertext, discrete_log
 from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json
 from e2e.errors import DecryptionError, EncodingError, PaperchainError, RecordError, StateError
 from e2e.group import GroupParameters
@@ -46,7 +46,13 @@ from e2e.nonces import NonceSource
 from e2e.trustee import TrusteeWorkspace
 from e2e.verify import RecordVerifier
 from tally.cvr import CvrChecker, cvr_chunk, located_at_entry, verify_share_once
-from tally.decrypt import DecryptionShare, combine, compute_share, element_reader, shares_hold
+from tally.decrypt import (
+    DecryptionShare,
+    compute_share,
+    element_reader,
+    lagrange_coefficient,
+    shares_hold,
+)
 
 __all__ = [
     "ChunkCvr",
@@ -248,17 +254,30 @@ class PlaintextChecker:
 
     def _combine(self, verifier: RecordVerifier, context: ElectionContext,
                  payload: PlaintextShares, chunk: _Chunk) -> None:
+        """M = ∏ M_ℓ^{w_ℓ} per selection over the chunk's k trustees (the weights computed
+        once), and its count from β / M = g^t with t in {0, 1}. Not through
+        ``tally.decrypt.combine``, whose per-process memo would keep every selection's M of
+        every CVR (≈ 20 kB per CVR on the standard group) while only the marks matter."""
+        group = context.group
         trustees = sorted(chunk.shares)
+        weights = {t: lagrange_coefficient(group, t, trustees) for t in trustees}
         targets = chunk.shares[trustees[0]][0]
         for position, cvr in enumerate(payload.cvrs):
             shares = [chunk.shares[t][1][position] for t in trustees]
-            try:
-                counts = combine(context, shares, targets[position],
-                                 {i: 1 for i, _ in cvr.contests})
-            except DecryptionError as err:
-                raise RecordError(f"the CVR does not decrypt to 0 or 1: {err.reason}",
-                                  f"CVR {cvr.ballot_id.hex()}") from None
-            self.plaintexts[cvr.ballot_id] = tuple((i, j) for i, j, _, n in counts if n)
+            marks = []
+            for n, (contest, selection, ciphertext) in enumerate(targets[position]):
+                combined = group.one
+                for share in shares:
+                    combined = combined * share.partials[n].value ** weights[share.trustee]
+                try:
+                    count = discrete_log(ciphertext.beta / combined, 1)
+                except DecryptionError as err:
+                    raise RecordError(f"the CVR does not decrypt to 0 or 1: {err.reason}",
+                                      f"CVR {cvr.ballot_id.hex()} contest {contest} "
+                                      f"selection {selection}") from None
+                if count:
+                    marks.append((contest, selection))
+            self.plaintexts[cvr.ballot_id] = tuple(marks)
         chunk.combined, chunk.shares = tuple(trustees), {}
         verifier.report.passed("CVRs decrypted for publication (k shares combined)",
                                len(payload.cvrs))
