@@ -306,7 +306,6 @@ def observe_after_close(state: LedgerState, index: int, entry: Entry) -> None:
         after.committed.add(entry.writer_id)
 
 
-
 def _plaintext_chunk(payload: bytes) -> int:
     """The ``cvrs_index`` of an admitted ``cvr-plaintext-share`` (read without its elements)."""
     value = parse_canonical_json(payload, "payload").get("cvrs_index")

@@ -28,7 +28,7 @@ software publishes chunk by chunk and verifiers' memory follows the chunks in pr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from e2e.batch import all_members
@@ -345,11 +345,3 @@ def _chunk_cvrs(ledger: LedgerClient, context: ElectionContext, cvrs_index: int
         return tuple(ChunkCvr(c.ballot_id, c.ciphertexts()) for c in chunk.cvrs)
     raise RecordError(f"ledger entry {cvrs_index} is gone")
 
-
-def plaintext_votes(marks: Sequence[tuple[int, int]], contests: Sequence[int]
-                    ) -> dict[int, frozenset[int]]:
-    """Per contest on the CVR's style, the selection indices it marks."""
-    chosen: dict[int, set[int]] = {i: set() for i in contests}
-    for contest, selection in marks:
-        chosen.setdefault(contest, set()).add(selection)
-    return {i: frozenset(s) for i, s in chosen.items()}
