@@ -76,6 +76,15 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _disk_read_mib() -> float:
+    """MiB this process has read from storage so far (page-cache hits are not counted)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("read_bytes:"):
+                return int(line.split()[1]) / 2**20
+    return 0.0
+
+
 def _reset_hwm(pid: int | str = "self") -> None:
     with contextlib.suppress(OSError):  # not Linux: the peak then covers both passes
         Path(f"/proc/{pid}/clear_refs").write_text("5")
@@ -137,8 +146,13 @@ def ensure_record(size: int, compact: bool = True, workers: int = 2,
     return path
 
 
-def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool) -> dict[str, Any]:
-    """In a fresh process: verify the record, then (optionally) tally it as a trustee would."""
+def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
+                 profile: Path | None = None) -> dict[str, Any]:
+    """In a fresh process: verify the record, then (optionally) tally it as a trustee would.
+
+    ``profile``: after the measured tally, one more tally pass under ``cProfile`` (this
+    process's main thread), its statistics written there — to see where a pass's time
+    goes at a scale no other run reaches (``--child RECORD 2 - tally PROFILE``)."""
     from e2e.group import STANDARD
     from e2e.trustee import KeyShare
     from e2e.verdicts import VerdictCache
@@ -161,10 +175,12 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool) -
                               "executor": f"dask {scheduler}" if scheduler else "process pool"}
     try:
         started, cpu = time.perf_counter(), time.process_time()
+        read_before = _disk_read_mib()
         verifier = RecordVerifier(None, executor=executor, chunk_size=64, in_flight=in_flight,
                                   verdicts=verdicts)
         report = verifier.run(read_envelopes(path))
         result["verify_wall_s"] = round(time.perf_counter() - started, 2)
+        result["verify_disk_read_mib"] = round(_disk_read_mib() - read_before)
         result["verify_main_cpu_s"] = round(time.process_time() - cpu, 2)
         result["ballots"] = verifier.aggregate.ballots
         result["findings"] = len(report.findings)
@@ -186,6 +202,7 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool) -
             for pid in ["self", *pids]:
                 _reset_hwm(pid)
             started, cpu = time.perf_counter(), time.process_time()
+            read_before = _disk_read_mib()
             again = RecordVerifier(None, executor=executor, chunk_size=64, in_flight=in_flight,
                                    verdicts=verdicts)
             second = again.run(read_envelopes(path))
@@ -195,6 +212,7 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool) -
             if again.aggregate.totals != verifier.aggregate.totals:
                 raise RuntimeError("the tally pass recomputed other totals")
             result["tally_pass_wall_s"] = round(time.perf_counter() - started, 2)
+            result["tally_pass_disk_read_mib"] = round(_disk_read_mib() - read_before)
             result["tally_pass_main_cpu_s"] = round(time.process_time() - cpu, 2)
             if pids:
                 result["tally_pass_workers_cpu_s"] = round(
@@ -217,6 +235,16 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool) -
                 result["tally_peak_worker_mib"] = round(
                     max(_hwm_kib(p) for p in pids) / 1024, 1)
             result["tally_votes"] = sum(n for _, _, _, n in counts)
+            if profile is not None:
+                import cProfile
+                profiler = cProfile.Profile()
+                started = time.perf_counter()
+                profiler.enable()
+                RecordVerifier(None, executor=executor, chunk_size=64, in_flight=in_flight,
+                               verdicts=verdicts).run(read_envelopes(path))
+                profiler.disable()
+                result["profiled_tally_pass_wall_s"] = round(time.perf_counter() - started, 2)
+                profiler.dump_stats(str(profile))
         result["group"] = STANDARD.name
     finally:
         if scheduler is not None:
@@ -338,9 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     PATIENCE = 0.0 if args.no_wait else args.patience
 
     if args.child is not None:
-        path, workers, scheduler, tally = args.child
+        path, workers, scheduler, tally, *profile = args.child
         result = verify_child(Path(path), int(workers), None if scheduler == "-" else scheduler,
-                              tally == "tally")
+                              tally == "tally", Path(profile[0]) if profile else None)
         print(json.dumps(result))
         return 0
 

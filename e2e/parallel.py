@@ -198,25 +198,34 @@ class BallotOutcome:
 
 @dataclass(slots=True)
 class PartialAggregate:
-    """Products of the counted cast ballots' ciphertexts, per device and (contest,
-    selection), as bare numbers mod p; and their counts per device and style."""
+    """Products of the counted cast ballots' ciphertexts, per device, contest and
+    selection, as bare numbers mod p (``totals[device][contest][j] == [α, β]``); and their
+    counts per device, style and contest."""
 
-    totals: dict[str, dict[tuple[int, int], tuple[mpz, mpz]]] = field(default_factory=dict)
+    totals: dict[str, dict[int, list[list[mpz]]]] = field(default_factory=dict)
     styles: dict[str, dict[str, int]] = field(default_factory=dict)
     contests: dict[int, int] = field(default_factory=dict)
 
     def add(self, p: mpz, device_id: str, style_id: str,
             rows: Sequence[tuple[int, Sequence[tuple[mpz, mpz]]]]) -> None:
+        """Multiply one ballot in: two products mod p per selection, which is the whole
+        cost of a tally pass's worker, so the loop keeps each product in place."""
         styles = self.styles.setdefault(device_id, {})
         styles[style_id] = styles.get(style_id, 0) + 1
         totals = self.totals.setdefault(device_id, {})
+        contests = self.contests
         for contest_index, row in rows:
-            self.contests[contest_index] = self.contests.get(contest_index, 0) + 1
-            for j, (alpha, beta) in enumerate(row):
-                key = (contest_index, j)
-                held = totals.get(key)
-                totals[key] = (alpha, beta) if held is None else (held[0] * alpha % p,
-                                                                  held[1] * beta % p)
+            contests[contest_index] = contests.get(contest_index, 0) + 1
+            held = totals.get(contest_index)
+            if held is None:
+                totals[contest_index] = [[alpha, beta] for alpha, beta in row]
+                continue
+            if len(held) != len(row):  # the decoder's style check makes this impossible
+                raise RecordError(f"contest {contest_index} has {len(row)} selections here "
+                                  f"and {len(held)} in an earlier ballot")
+            for product, (alpha, beta) in zip(held, row, strict=True):
+                product[0] = product[0] * alpha % p
+                product[1] = product[1] * beta % p
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,14 +142,16 @@ class CastAggregate:
     def merge(self, group: GroupParameters, partial: PartialAggregate) -> None:
         """Fold in a chunk's products (``e2e.parallel``): the same totals and counts as
         ``add`` for each of its counted ballots, multiplication being commutative."""
-        for device_id, products in partial.totals.items():
+        for device_id, contests in partial.totals.items():
             device = self.device_totals.setdefault(device_id, {})
-            for key, (alpha, beta) in products.items():
-                ciphertext = Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group))
-                current = self.totals.get(key)
-                self.totals[key] = ciphertext if current is None else current * ciphertext
-                mine = device.get(key)
-                device[key] = ciphertext if mine is None else mine * ciphertext
+            for contest_index, products in contests.items():
+                for j, (alpha, beta) in enumerate(products):
+                    key = (contest_index, j)
+                    ciphertext = Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group))
+                    current = self.totals.get(key)
+                    self.totals[key] = ciphertext if current is None else current * ciphertext
+                    mine = device.get(key)
+                    device[key] = ciphertext if mine is None else mine * ciphertext
         for device_id, styles in partial.styles.items():
             mine_styles = self.device_styles.setdefault(device_id, {})
             for style_id, count in styles.items():

@@ -8,8 +8,13 @@ their closes, voting close. Nothing here checks anything: the verifier under tes
 
 from __future__ import annotations
 
+import errno
 import json
+import mmap
+import os
+import queue
 import random
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -175,10 +180,129 @@ def write_envelopes(path: Path, envelopes: Iterable[bytes]) -> int:
     return count
 
 
-def read_envelopes(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as source:
+_BLOCK = 4 << 20  # bytes per read of a record file
+_BATCH = 16  # envelopes handed over at a time
+_READ_AHEAD = 2  # batches read ahead of the consumer (≈ 5 MB at ten contests)
+
+
+def _blocks(path: Path, direct: bool) -> Iterator[memoryview]:
+    """The file's bytes, in order, in blocks of ``_BLOCK``: each a view of one buffer,
+    valid until the next is asked for.
+
+    ``direct``: read with ``O_DIRECT`` where the system and file system allow it
+    (Linux; not tmpfs), so a record larger than the page cache is streamed without
+    filling the cache: on our VM a buffered cold read of the 15 GB 10^5-ballot record
+    costs ≈ 20 s of kernel CPU, a direct one ≈ 1 s. Otherwise an ordinary read.
+    """
+    flag = getattr(os, "O_DIRECT", 0) if direct else 0
+    try:
+        descriptor = os.open(path, os.O_RDONLY | flag)
+    except OSError:
+        if not flag:
+            raise
+        flag = 0
+        descriptor = os.open(path, os.O_RDONLY)
+    try:
+        buffer = mmap.mmap(-1, _BLOCK)  # page-aligned, as O_DIRECT needs
+        whole = memoryview(buffer)
+        offset = 0
         while True:
-            head = source.read(4)
-            if not head:
+            try:
+                count = os.preadv(descriptor, [buffer], offset)
+            except OSError as err:
+                if not flag or err.errno != errno.EINVAL:
+                    raise
+                os.close(descriptor)  # the file system refuses direct reads after all
+                flag = 0
+                descriptor = os.open(path, os.O_RDONLY)
+                continue
+            if count == 0:
                 return
-            yield source.read(int.from_bytes(head, "big"))
+            yield whole[:count]
+            if count < _BLOCK:  # the end (a direct read may not start at an odd offset)
+                return
+            offset += count
+    finally:
+        os.close(descriptor)
+
+
+def _split(blocks: Iterable[memoryview]) -> Iterator[list[bytes]]:
+    """Envelopes (u32 length, bytes) out of a stream of blocks, in batches of ``_BATCH``.
+    A truncated tail is yielded short, for the verifier to refuse."""
+    batch: list[bytes] = []
+    part = bytearray()  # an envelope (or its length) that runs over a block's end
+    need: int | None = None  # the length of the envelope being read, once known
+    for view in blocks:
+        position, end = 0, len(view)
+        while position < end:
+            if need is None:
+                if not part and position + 4 <= end:
+                    need = int.from_bytes(view[position:position + 4], "big")
+                    position += 4
+                else:
+                    take = min(4 - len(part), end - position)
+                    part += view[position:position + take]
+                    position += take
+                    if len(part) < 4:
+                        break
+                    need = int.from_bytes(part, "big")
+                    part = bytearray()
+                    continue
+            if not part and position + need <= end:
+                batch.append(bytes(view[position:position + need]))
+                position += need
+            else:
+                take = min(need - len(part), end - position)
+                part += view[position:position + take]
+                position += take
+                if len(part) < need:
+                    break
+                batch.append(bytes(part))
+                part = bytearray()
+            need = None
+            if len(batch) >= _BATCH:
+                yield batch
+                batch = []
+    if need is not None or part:
+        batch.append(bytes(part))
+    if batch:
+        yield batch
+
+
+def read_envelopes(path: Path, *, direct: bool = True) -> Iterator[bytes]:
+    """The envelopes of a record written by ``write_envelopes``, read ahead by a thread
+    (file reads run while the verifier works; at most ``_READ_AHEAD`` batches held)."""
+    handoff: queue.Queue[list[bytes] | BaseException | None] = queue.Queue(_READ_AHEAD)
+    stop = threading.Event()
+
+    def put(item: list[bytes] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in _split(_blocks(path, direct)):
+                if not put(batch):
+                    return
+            put(None)
+        except BaseException as err:  # handed to the consumer, raised there
+            put(err)
+
+    reader = threading.Thread(target=produce, name="record-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
+    finally:
+        stop.set()
+        reader.join()

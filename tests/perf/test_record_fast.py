@@ -14,12 +14,14 @@ import json
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import e2e.parallel
 import e2e.verify
 from e2e.ballot import BallotOpening, chain_seed, encrypt_ballot
 from e2e.encoding import canonical_json
-from e2e.errors import UsageError
+from e2e.errors import RecordError, UsageError
 from e2e.group import TEST_GROUP
 from e2e.ledger.entry import Entry
 from e2e.ledger.types import EntryType
@@ -408,3 +410,60 @@ def test_an_unreachable_scheduler_is_a_clear_error() -> None:
     pytest.importorskip("distributed")
     with pytest.raises(UsageError, match="cannot use the Dask scheduler"):
         e2e.parallel.make_executor(scheduler="not-a-scheduler-address::")
+
+
+def _plain_read(path) -> list[bytes]:
+    with path.open("rb") as source:
+        envelopes = []
+        while head := source.read(4):
+            envelopes.append(source.read(int.from_bytes(head, "big")))
+        return envelopes
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(0, 9_000), max_size=30),
+       block=st.sampled_from([1, 3, 4, 5, 4096, 8192]), direct=st.booleans(),
+       cut=st.none() | st.integers(0, 300_000))
+def test_the_record_reader_gives_exactly_the_written_envelopes(
+        tmp_path, monkeypatch, sizes: list[int], block: int, direct: bool,
+        cut: int | None) -> None:
+    """Blocks of any size (an envelope or its length split across blocks), direct reads
+    or not, and a truncated file: the same bytes as a plain read, the short tail too."""
+    import tests.perf.ledgers as ledgers
+    monkeypatch.setattr(ledgers, "_BLOCK", max(block, 4096) if direct else block)
+    path = tmp_path / "record.bin"
+    ledgers.write_envelopes(path, [bytes([n % 251]) * n for n in sizes])
+    if cut is not None:
+        path.write_bytes(path.read_bytes()[:cut])
+    expected = _plain_read(path)
+    got = list(ledgers.read_envelopes(path, direct=direct))
+    assert len(got) == len(expected)
+    assert got[:-1] == expected[:-1]
+    if got and got[-1] != expected[-1]:
+        # a length cut inside its 4 bytes: a plain read gives b"" (a read of the short
+        # length's value at the end of the file), ours those bytes: both are refused
+        assert expected[-1] == b""
+        assert 0 < len(got[-1]) < 4
+
+
+def test_a_source_that_fails_midway_has_every_entry_before_it_checked(election, honest
+                                                                       ) -> None:
+    """A record that cannot be read past some entry (a store's error): every entry before
+    it is checked as in a record that ends there, and the error is a finding."""
+    envelopes = list(envelopes_of(honest))
+    stop = len(envelopes) - 3
+
+    def source():
+        yield from envelopes[:stop]
+        raise RecordError("the store is unreadable here", "ledger store")
+
+    verifier = RecordVerifier(election.election_id, allow_test_group=True, executor=None,
+                              verdicts=VerdictCache())
+    report = verifier.run(source())
+    whole = RecordVerifier(election.election_id, allow_test_group=True, executor=None,
+                           verdicts=VerdictCache())
+    whole.run(envelopes[:stop])
+    assert report.checks == whole.report.checks
+    assert report.checks["envelopes chained"] == stop
+    assert str(report.findings[0]) == "ledger store: the store is unreadable here"
