@@ -171,13 +171,18 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
         executor = ProcessPoolExecutor(max_workers=workers)
         in_flight = 2 * workers
     verdicts = VerdictCache()
+
+    def fresh_verifier() -> RecordVerifier:
+        """A pass of its own, sharing this process's verdicts (the tally reuses them)."""
+        return RecordVerifier(None, executor=executor, chunk_size=64, in_flight=in_flight,
+                              verdicts=verdicts)
+
     result: dict[str, Any] = {"record": path.name, "workers": workers,
                               "executor": f"dask {scheduler}" if scheduler else "process pool"}
     try:
         started, cpu = time.perf_counter(), time.process_time()
         read_before = _disk_read_mib()
-        verifier = RecordVerifier(None, executor=executor, chunk_size=64, in_flight=in_flight,
-                                  verdicts=verdicts)
+        verifier = fresh_verifier()
         report = verifier.run(read_envelopes(path))
         result["verify_wall_s"] = round(time.perf_counter() - started, 2)
         result["verify_disk_read_mib"] = round(_disk_read_mib() - read_before)
@@ -203,8 +208,7 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
                 _reset_hwm(pid)
             started, cpu = time.perf_counter(), time.process_time()
             read_before = _disk_read_mib()
-            again = RecordVerifier(None, executor=executor, chunk_size=64, in_flight=in_flight,
-                                   verdicts=verdicts)
+            again = fresh_verifier()
             second = again.run(read_envelopes(path))
             context = again.context
             if context is None or again.voting_close_index is None or not second.ok:
@@ -240,8 +244,7 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
                 profiler = cProfile.Profile()
                 started = time.perf_counter()
                 profiler.enable()
-                RecordVerifier(None, executor=executor, chunk_size=64, in_flight=in_flight,
-                               verdicts=verdicts).run(read_envelopes(path))
+                fresh_verifier().run(read_envelopes(path))
                 profiler.disable()
                 result["profiled_tally_pass_wall_s"] = round(time.perf_counter() - started, 2)
                 profiler.dump_stats(str(profile))
