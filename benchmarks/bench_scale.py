@@ -26,7 +26,9 @@ All on the standard 4096-bit group, ballots of 10 contests × 4 candidates, vote
   ballots in this process;
 * records of 10^3 and 10^4 cast ballots (opt-in 10^5), built once into
   ``benchmarks/cache/scale-record-*.bin`` (compact payloads; with ``--json-record`` the
-  10^3 record in JSON too): in a
+  10^3 record in JSON too; one device per 500 ballots), their devices' ballots in turn
+  as on an election day (``*-interleaved.bin``, derived from the device-by-device build;
+  ``--layout sequential`` runs that one): in a
   fresh child process, the whole-record verification (``RecordVerifier``, a local
   process pool of 2 workers) and then, in the same process, the tally — the pass every
   trustee runs, reusing this process's verdicts (``tally_pass_*``) — then the decryption
@@ -93,8 +95,9 @@ def _reset_hwm(pid: int | str = "self") -> None:
 # --- records --------------------------------------------------------------------------------
 
 
-def _record_path(size: int, compact: bool) -> Path:
-    return CACHE / f"scale-record-{size}{'' if compact else '-json'}.bin"
+def _record_path(size: int, compact: bool, layout: str = "sequential") -> Path:
+    suffix = "" if layout == "sequential" else f"-{layout}"
+    return CACHE / f"scale-record-{size}{'' if compact else '-json'}{suffix}.bin"
 
 
 def _election(size: int):  # -> SyntheticElection
@@ -111,12 +114,25 @@ class RecordMissing(Exception):
     """A cached record too large to build without ``--build``."""
 
 
+LAYOUTS = ("interleaved", "sequential")
+
+
 def ensure_record(size: int, compact: bool = True, workers: int = 2,
-                  build: bool = True) -> Path:
-    """The cached record of ``size`` cast ballots (built once: hours at 10^5)."""
-    from tests.perf.ledgers import envelopes_of, write_envelopes
-    path = _record_path(size, compact)
+                  build: bool = True, layout: str = "sequential") -> Path:
+    """The cached record of ``size`` cast ballots (built once: hours at 10^5).
+
+    ``layout``: "sequential" — each device's ballots together, as ``bulk_chains`` builds
+    them; "interleaved" — the devices in turn, as on an election day, derived from the
+    sequential record (``interleave_record``: minutes at 10^5, every entry unchanged)."""
+    from tests.perf.ledgers import envelopes_of, interleave_record, write_envelopes
+    path = _record_path(size, compact, layout)
     if path.exists():
+        return path
+    if layout == "interleaved":
+        started = time.perf_counter()
+        interleave_record(ensure_record(size, compact, workers, build), path)
+        print(f"interleaved {path.name} in {time.perf_counter() - started:.0f} s",
+              file=sys.stderr)
         return path
     if not build and size > BUILD_FREELY:
         raise RecordMissing(
@@ -361,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build", action="store_true",
                         help="build missing cached records of 10^4 ballots or more (the "
                              "10^4 one takes several minutes; 10^5 hours)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="interleaved",
+                        help="the records' order of devices: in turn, as on an election day "
+                             "(default), or each device's ballots together")
     parser.add_argument("--json-record", action="store_true",
                         help="also verify and tally the 10^3 record in JSON payloads")
     parser.add_argument("--dask-only", action="store_true", help="only the Dask runs")
@@ -376,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.dask_only:
-        path = ensure_record(1000)
+        path = ensure_record(1000, layout=args.layout)
         runs = [run_child(str(path), str(k), "local", "-") for k in (1, 2, 4)]
         print(json.dumps({"dask": runs}, indent=1))
         return 0
@@ -395,18 +414,18 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     for size in sizes:
         try:
-            path = ensure_record(size, build=args.build)
+            path = ensure_record(size, build=args.build, layout=args.layout)
         except RecordMissing as missing:
             print(f"left out: {missing}", file=sys.stderr)
             records.append({"record": f"{size} ballots", "skipped": str(missing)})
             continue
         records.append(run_child(str(path), str(args.workers), args.scheduler or "-", "tally"))
         if size == 1000 and args.json_record:
-            records.append(run_child(str(ensure_record(size, compact=False)), str(args.workers),
-                                     "-", "tally"))
+            json_record = ensure_record(size, compact=False, layout=args.layout)
+            records.append(run_child(str(json_record), str(args.workers), "-", "tally"))
     report["records"] = records
     if not args.no_dask and not args.quick:
-        path = ensure_record(1000)
+        path = ensure_record(1000, layout=args.layout)
         report["dask"] = [run_child(str(path), str(k), "local", "-") for k in (1, 2, 4)]
     if args.json:
         print(json.dumps(report, indent=1))

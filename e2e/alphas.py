@@ -65,6 +65,9 @@ class AlphaRegistry:
         self._records = 0
         self._last_index = -1  # the highest ballot index held
         self._pending = 0  # statements since the last commit
+        # Counts the times rows were forgotten (``_drop_after``): an answer from ``known``
+        # read at one generation still holds while the generation is the same.
+        self.generation = 0
         self._lock = threading.Lock()
         self._db.execute("BEGIN")
 
@@ -113,6 +116,7 @@ class AlphaRegistry:
         for table in ("keys", "overflow", "ballots"):
             self._db.execute(f"DELETE FROM {table} WHERE idx > ?", (previous,))
         self._last_index = previous
+        self.generation += 1
 
     def _insert(self, index: int, digests: Sequence[bytes]) -> int:
         first = self._records

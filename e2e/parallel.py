@@ -4,7 +4,8 @@ DESIGN.md, "Scale". Three kinds of chunk run here:
 
 * ``verify_chunk`` — the verifier's per-ballot cryptography for a run of ``ballot`` and
   ``challenge`` entries: decoding, batch verification (``e2e.batch``), the α digests and
-  each device's partial product of the valid cast ballots' ciphertexts. ``RecordVerifier``
+  the valid cast ballots' ciphertexts multiplied into their devices' running products,
+  which the verifier lends to the chunk and takes back packed as bytes. ``RecordVerifier``
   keeps everything that depends on ledger order (chains, sequences, phases, α uniqueness)
   in its own process and applies the chunks' outcomes in order (``e2e.verify``). A cast
   ballot this process has verified before (the tally's pass) is sent without its proofs
@@ -30,7 +31,7 @@ import os
 import struct
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -50,20 +51,32 @@ from e2e.encoding import parse_json_object
 from e2e.errors import PaperchainError, RecordError, UsageError
 from e2e.fixedbase import prepare
 from e2e.ledger.types import EntryType
-from e2e.voting import COMPACT_MAGIC, BallotHeader, ChallengedBallot, check_cast_payloads
+from e2e.voting import (
+    COMPACT_MAGIC,
+    BallotHeader,
+    ChallengedBallot,
+    check_cast_payloads,
+    pickled_by_fields,
+)
 
 __all__ = [
     "BallotOutcome",
     "BallotTask",
     "ChunkOutcome",
     "ErrorInfo",
+    "Packed",
+    "PackedPartial",
     "PartialAggregate",
+    "Products",
     "bounded_map",
     "encrypt_chain",
+    "fold_products",
     "link_chain",
     "make_executor",
+    "pack_products",
     "shared_executor",
     "strip_proofs",
+    "unpack_products",
     "use_scheduler",
     "verified_rows",
     "verify_chunk",
@@ -146,6 +159,7 @@ def bounded_map(executor: Executor | None, function: Callable[..., R],
 # --- verification chunks ---------------------------------------------------------------
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class BallotTask:
     """One ``ballot`` or ``challenge`` entry's payload to check.
@@ -163,6 +177,7 @@ class BallotTask:
     digests: bool = True
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
     """A ``PaperchainError`` that crosses a process boundary with its reason and place
@@ -183,6 +198,7 @@ class ErrorInfo:
             return RecordError(self.reason, self.where)
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class BallotOutcome:
     """What one entry's payload showed; ``counted`` cast ballots are in the partial sums."""
@@ -196,42 +212,118 @@ class BallotOutcome:
     counted: bool
 
 
+Products = dict[int, list[list[mpz]]]
+"""One device's products of cast ciphertexts, as bare numbers mod p: per contest index, per
+selection ``[α, β]`` (lists, so a product is updated in place)."""
+
+
+def _multiply_row(p: mpz, held: Products, contest_index: int,
+                  row: Sequence[Sequence[mpz]]) -> None:
+    """Multiply one contest's ciphertexts into ``held`` in place: two products mod p per
+    selection, which is the whole cost of a tally pass's worker."""
+    mine = held.get(contest_index)
+    if mine is None:
+        held[contest_index] = [[alpha, beta] for alpha, beta in row]
+        return
+    if len(mine) != len(row):  # the decoder's style check makes this impossible
+        raise RecordError(f"contest {contest_index} has {len(row)} selections here "
+                          f"and {len(mine)} in an earlier ballot")
+    for product, (alpha, beta) in zip(mine, row, strict=True):
+        product[0] = product[0] * alpha % p
+        product[1] = product[1] * beta % p
+
+
+def fold_products(p: mpz, held: Products, other: Products) -> Products:
+    """Multiply ``other`` into ``held`` (in place) and return ``held``."""
+    for contest_index, row in other.items():
+        _multiply_row(p, held, contest_index, row)
+    return held
+
+
+Packed = dict[int, bytes]
+"""One device's products as they travel between processes and wait in the verifier: per
+contest index, each selection's α ‖ β, ``p_bytes`` big-endian each — the layout of a
+ballot sent without its proofs. Bytes cost the verifier a copy where numbers would cost
+it ≈ 1.4 µs each to pickle and as much to read back."""
+
+
+def pack_products(products: Products, width: int) -> Packed:
+    return {contest_index: b"".join(value.to_bytes(width, "big")
+                                    for pair in row for value in pair)
+            for contest_index, row in products.items()}
+
+
+def unpack_products(packed: Packed, width: int) -> Products:
+    """``pack_products`` undone; only for products this verifier's own chunks computed."""
+    from_bytes = mpz.from_bytes
+    products: Products = {}
+    for contest_index, blob in packed.items():
+        if len(blob) % (2 * width):
+            raise RecordError(f"contest {contest_index}'s products are {len(blob)} bytes, "
+                              f"not whole pairs of {width}-byte numbers")
+        products[contest_index] = [
+            [from_bytes(blob[k:k + width], "big"), from_bytes(blob[k + width:k + 2 * width], "big")]
+            for k in range(0, len(blob), 2 * width)]
+    return products
+
+
+@dataclass(frozen=True, slots=True)
+class PackedPartial:
+    """A chunk's ``PartialAggregate`` on its way back to the verifier: products packed."""
+
+    products: dict[str, Packed]
+    styles: dict[str, dict[str, int]]
+    contests: dict[int, int]
+
+
 @dataclass(slots=True)
 class PartialAggregate:
-    """Products of the counted cast ballots' ciphertexts, per device, contest and
-    selection, as bare numbers mod p (``totals[device][contest][j] == [α, β]``); and their
-    counts per device, style and contest."""
+    """Products of the counted cast ballots' ciphertexts per device (``totals[device]``,
+    ``Products``), and their counts per device, style and contest.
 
-    totals: dict[str, dict[int, list[list[mpz]]]] = field(default_factory=dict)
+    A chunk may start from products it was lent (``lent``): the verifier keeps each
+    device's running product and hands it to the next chunk holding one of that device's
+    ballots, so the multiplications happen in the workers whatever the ledger's order of
+    devices — a chunk returns every product it was lent, multiplied or not (``pack``)."""
+
+    totals: dict[str, Products] = field(default_factory=dict)
     styles: dict[str, dict[str, int]] = field(default_factory=dict)
     contests: dict[int, int] = field(default_factory=dict)
 
+    @classmethod
+    def lent(cls, p: mpz, width: int, loans: Mapping[str, Sequence[Packed]] | None
+             ) -> PartialAggregate:
+        """Start from the lent products: one per device (several are folded into one)."""
+        partial = cls()
+        for device_id, held in (loans or {}).items():
+            if held:
+                first, *rest = (unpack_products(packed, width) for packed in held)
+                for other in rest:
+                    fold_products(p, first, other)
+                partial.totals[device_id] = first
+        return partial
+
+    def pack(self, width: int) -> PackedPartial:
+        return PackedPartial({device_id: pack_products(products, width)
+                              for device_id, products in self.totals.items()},
+                             self.styles, self.contests)
+
     def add(self, p: mpz, device_id: str, style_id: str,
             rows: Sequence[tuple[int, Sequence[tuple[mpz, mpz]]]]) -> None:
-        """Multiply one ballot in: two products mod p per selection, which is the whole
-        cost of a tally pass's worker, so the loop keeps each product in place."""
+        """Multiply one counted ballot into its device's products."""
         styles = self.styles.setdefault(device_id, {})
         styles[style_id] = styles.get(style_id, 0) + 1
         totals = self.totals.setdefault(device_id, {})
         contests = self.contests
         for contest_index, row in rows:
             contests[contest_index] = contests.get(contest_index, 0) + 1
-            held = totals.get(contest_index)
-            if held is None:
-                totals[contest_index] = [[alpha, beta] for alpha, beta in row]
-                continue
-            if len(held) != len(row):  # the decoder's style check makes this impossible
-                raise RecordError(f"contest {contest_index} has {len(row)} selections here "
-                                  f"and {len(held)} in an earlier ballot")
-            for product, (alpha, beta) in zip(held, row, strict=True):
-                product[0] = product[0] * alpha % p
-                product[1] = product[1] * beta % p
+            _multiply_row(p, totals, contest_index, row)
 
 
 @dataclass(frozen=True, slots=True)
 class ChunkOutcome:
     outcomes: tuple[BallotOutcome, ...]
-    partial: PartialAggregate
+    partial: PackedPartial
 
 
 def _digest(value: mpz, width: int) -> bytes:
@@ -347,8 +439,12 @@ def _compact_rows(context: ElectionContext, payload: bytes, *, proofs: bool
     return header, rows
 
 
-def verify_chunk(context: ElectionContext, tasks: Sequence[BallotTask]) -> ChunkOutcome:
+def verify_chunk(context: ElectionContext, tasks: Sequence[BallotTask],
+                 loans: Mapping[str, Sequence[Packed]] | None = None) -> ChunkOutcome:
     """The per-ballot cryptography of a run of entries (runs in a worker); see above.
+
+    ``loans``: devices' running products to multiply this chunk's counted ballots into
+    (``PartialAggregate.lent``); the outcome's partial returns all of them.
 
     Fresh cast ballots are decoded and verified as one batch (``check_cast_payloads``:
     same verdict and words as the simple path); challenged ones by the checked decoder,
@@ -358,7 +454,7 @@ def verify_chunk(context: ElectionContext, tasks: Sequence[BallotTask]) -> Chunk
     width = group.p_bytes
     fresh = [t for t in tasks if t.kind == EntryType.BALLOT and not t.verified]
     checked = iter(check_cast_payloads(context, [(t.payload, t.where) for t in fresh]))
-    partial = PartialAggregate()
+    partial = PartialAggregate.lent(group.p, width, loans)
     outcomes = []
     for task in tasks:
         decode_error = verify_error = None
@@ -403,7 +499,7 @@ def verify_chunk(context: ElectionContext, tasks: Sequence[BallotTask]) -> Chunk
                    if task.digests and header is not None else None)
         outcomes.append(BallotOutcome(task.index, header, digests, decode_error, verify_error,
                                       paper_id, counted))
-    return ChunkOutcome(tuple(outcomes), partial)
+    return ChunkOutcome(tuple(outcomes), partial.pack(width))
 
 
 # --- bulk encryption -------------------------------------------------------------------

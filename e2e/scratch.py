@@ -38,7 +38,7 @@ from pathlib import Path
 
 __all__ = ["KeySet"]
 
-_CACHE_KIB = 1_024
+_CACHE_KIB = 16_384  # per store: a 10^5-ballot run's keys fit (≈ 9 MB of verdicts)
 _COMMIT_EVERY = 4_096
 
 

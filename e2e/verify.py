@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -55,9 +54,14 @@ from e2e.parallel import (
     BallotOutcome,
     BallotTask,
     ChunkOutcome,
-    PartialAggregate,
+    Packed,
+    PackedPartial,
+    Products,
+    fold_products,
+    pack_products,
     shared_executor,
     strip_proofs,
+    unpack_products,
     verified_rows,
     verify_chunk,
 )
@@ -107,64 +111,93 @@ class VerificationReport:
         self.findings.append(Finding(located, error.reason))
 
 
-@dataclass(slots=True)
 class CastAggregate:
     """The encrypted tally of valid cast ballots: per (contest, selection) the product.
 
     Also per device (``device_totals``, ``device_styles``): the cast-ballot side of each
     device's CVR equality proof (docs/spec.md §19.2).
+
+    Held as each device's running products, packed as bytes (``e2e.parallel.Packed``: the
+    verifier only stores and forwards them), which the verifier lends to the chunk that
+    next holds one of the device's ballots (``lend``) and takes back with the chunk's
+    outcome (``merge``): the multiplications run in the workers, whether the ledger holds
+    each device's ballots together or interleaves the devices as an election day does.
+    A device may hold several products while one is on loan; they are folded into one
+    when lent again or when the totals are read. ``totals`` and ``device_totals`` are
+    computed on reading (per device its products folded and each ballot taken back
+    divided out; over devices their product) and may only be read when nothing is on
+    loan. The reference pass (``add``) multiplies here, in this process.
     """
 
-    totals: dict[tuple[int, int], Ciphertext] = field(default_factory=dict)
-    ballots_per_contest: dict[int, int] = field(default_factory=dict)
-    ballots_per_style: dict[str, int] = field(default_factory=dict)
-    ballots: int = 0
-    device_totals: dict[str, dict[tuple[int, int], Ciphertext]] = field(default_factory=dict)
-    device_styles: dict[str, dict[str, int]] = field(default_factory=dict)
+    __slots__ = ("_cache", "_group", "_held", "_here", "_lent", "_removed", "ballots",
+                 "ballots_per_contest", "ballots_per_style", "device_styles")
 
-    def add(self, ballot: EncryptedBallot) -> None:
-        self.ballots += 1
-        self.ballots_per_style[ballot.style_id] = self.ballots_per_style.get(ballot.style_id, 0) + 1
-        styles = self.device_styles.setdefault(ballot.device_id, {})
-        styles[ballot.style_id] = styles.get(ballot.style_id, 0) + 1
-        device = self.device_totals.setdefault(ballot.device_id, {})
-        for contest in ballot.contests:
-            self.ballots_per_contest[contest.index] = (
-                self.ballots_per_contest.get(contest.index, 0) + 1)
-            for j, selection in enumerate(contest.selections):
-                key = (contest.index, j)
-                current = self.totals.get(key)
-                self.totals[key] = (selection.ciphertext if current is None
-                                    else current * selection.ciphertext)
-                mine = device.get(key)
-                device[key] = selection.ciphertext if mine is None else mine * selection.ciphertext
+    def __init__(self) -> None:
+        self.ballots_per_contest: dict[int, int] = {}
+        self.ballots_per_style: dict[str, int] = {}
+        self.ballots = 0
+        self.device_styles: dict[str, dict[str, int]] = {}
+        self._held: dict[str, list[Packed]] = {}  # per device: its products not on loan
+        self._here: dict[str, Products] = {}  # per device: the reference pass's (``add``)
+        self._removed: dict[str, Products] = {}  # per device: ballots taken back
+        self._lent = 0  # products on loan to chunks in flight
+        self._group: GroupParameters | None = None
+        self._cache: tuple[dict[tuple[int, int], Ciphertext],
+                           dict[str, dict[tuple[int, int], Ciphertext]]] | None = None
 
-    def merge(self, group: GroupParameters, partial: PartialAggregate) -> None:
-        """Fold in a chunk's products (``e2e.parallel``): the same totals and counts as
-        ``add`` for each of its counted ballots, multiplication being commutative."""
-        for device_id, contests in partial.totals.items():
-            device = self.device_totals.setdefault(device_id, {})
-            for contest_index, products in contests.items():
-                for j, (alpha, beta) in enumerate(products):
-                    key = (contest_index, j)
-                    ciphertext = Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group))
-                    current = self.totals.get(key)
-                    self.totals[key] = ciphertext if current is None else current * ciphertext
-                    mine = device.get(key)
-                    device[key] = ciphertext if mine is None else mine * ciphertext
+    def _count(self, device_id: str, style_id: str, contests: Iterable[int], n: int) -> None:
+        self.ballots += n
+        self.ballots_per_style[style_id] = self.ballots_per_style.get(style_id, 0) + n
+        styles = self.device_styles.setdefault(device_id, {})
+        styles[style_id] = styles.get(style_id, 0) + n
+        for contest in contests:
+            self.ballots_per_contest[contest] = self.ballots_per_contest.get(contest, 0) + n
+
+    def add(self, group: GroupParameters, ballot: EncryptedBallot) -> None:
+        """One valid cast ballot (the reference pass: multiplied in here)."""
+        self._group = group
+        self._count(ballot.device_id, ballot.style_id, (c.index for c in ballot.contests), 1)
+        rows = {c.index: [[s.ciphertext.alpha.value, s.ciphertext.beta.value]
+                          for s in c.selections] for c in ballot.contests}
+        here = self._here.get(ballot.device_id)
+        if here is None:
+            self._here[ballot.device_id] = rows
+        else:
+            fold_products(group.p, here, rows)
+        self._cache = None
+
+    def lend(self, devices: Iterable[str]) -> dict[str, list[Packed]]:
+        """These devices' products, for a chunk to multiply into (``verify_chunk``); until
+        ``merge`` takes them back they are on loan."""
+        loans = {d: held for d in devices if (held := self._held.pop(d, None))}
+        if loans:
+            self._lent += len(loans)
+            self._cache = None
+        return loans
+
+    def merge(self, group: GroupParameters, partial: PackedPartial, returned: int = 0
+              ) -> None:
+        """Take back a chunk's products (``returned`` of them were lent to it) and fold in
+        its counts: the same totals and counts as ``add`` for each of its counted ballots,
+        multiplication being commutative."""
+        if returned > self._lent:
+            raise RecordError("a chunk returned products that were not lent to it")
+        self._lent -= returned
+        self._group = group
+        for device_id, products in partial.products.items():
+            self._held.setdefault(device_id, []).append(products)
         for device_id, styles in partial.styles.items():
-            mine_styles = self.device_styles.setdefault(device_id, {})
             for style_id, count in styles.items():
-                self.ballots += count
-                self.ballots_per_style[style_id] = self.ballots_per_style.get(style_id, 0) + count
-                mine_styles[style_id] = mine_styles.get(style_id, 0) + count
+                self._count(device_id, style_id, (), count)
         for contest, count in partial.contests.items():
             self.ballots_per_contest[contest] = self.ballots_per_contest.get(contest, 0) + count
+        self._cache = None
 
     def remove(self, group: GroupParameters, device_id: str, style_id: str,
                rows: Sequence[tuple[int, Sequence[tuple[mpz, mpz]]]]) -> None:
         """Take back one ballot merged with its chunk that the ordered checks then refused
-        (a broken chain or a repeated α): divide its ciphertexts out, drop its counts."""
+        (a broken chain or a repeated α): its ciphertexts are divided out when the totals
+        are read, its counts dropped now."""
         def take(counts: dict, key: object) -> None:  # type: ignore[type-arg]
             counts[key] -= 1
             if not counts[key]:
@@ -175,14 +208,72 @@ class CastAggregate:
         take(self.device_styles[device_id], style_id)
         if not self.device_styles[device_id]:
             del self.device_styles[device_id]
-        device = self.device_totals[device_id]
+        removed = self._removed.setdefault(device_id, {})
         for contest_index, row in rows:
             take(self.ballots_per_contest, contest_index)
-            for j, (alpha, beta) in enumerate(row):
-                inverse = Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group))
-                key = (contest_index, j)
-                self.totals[key] = self.totals[key] / inverse
-                device[key] = device[key] / inverse
+            fold_products(group.p, removed, {contest_index: [list(pair) for pair in row]})
+        self._cache = None
+
+    def _totals(self) -> tuple[dict[tuple[int, int], Ciphertext],
+                               dict[str, dict[tuple[int, int], Ciphertext]]]:
+        if self._cache is not None:
+            return self._cache
+        if self._lent:
+            raise RecordError("the tally's products are read while chunks still hold some")
+        group = self._group
+        totals: dict[tuple[int, int], Ciphertext] = {}
+        devices: dict[str, dict[tuple[int, int], Ciphertext]] = {}
+        if group is None:  # nothing was ever added or merged
+            self._cache = (totals, devices)
+            return self._cache
+        width = group.p_bytes
+        for device_id in {**self._held, **self._here}:
+            parts = [unpack_products(packed, width) for packed in self._held.get(device_id, [])]
+            if device_id in self._here:
+                parts.append(self._here[device_id])
+            if not parts:
+                continue
+            first = parts[0]
+            for other in parts[1:]:
+                fold_products(group.p, first, other)
+            self._held[device_id] = [pack_products(first, width)]  # folded once for all
+            self._here.pop(device_id, None)
+            removed = self._removed.get(device_id, {})
+            device = devices[device_id] = {}
+            for contest_index, row in first.items():
+                out = removed.get(contest_index)
+                for j, (alpha, beta) in enumerate(row):
+                    ciphertext = Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group))
+                    if out is not None:
+                        ciphertext = ciphertext / Ciphertext(_trusted_p(out[j][0], group),
+                                                             _trusted_p(out[j][1], group))
+                    key = (contest_index, j)
+                    device[key] = ciphertext
+                    current = totals.get(key)
+                    totals[key] = ciphertext if current is None else current * ciphertext
+        self._cache = (totals, devices)
+        return self._cache
+
+    @property
+    def totals(self) -> dict[tuple[int, int], Ciphertext]:
+        """Per (contest, selection) the product of the valid cast ballots' ciphertexts."""
+        return self._totals()[0]
+
+    @property
+    def device_totals(self) -> dict[str, dict[tuple[int, int], Ciphertext]]:
+        """The same per device."""
+        return self._totals()[1]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CastAggregate):
+            return NotImplemented
+        return (self.ballots == other.ballots
+                and self.ballots_per_contest == other.ballots_per_contest
+                and self.ballots_per_style == other.ballots_per_style
+                and self.device_styles == other.device_styles
+                and self.totals == other.totals and self.device_totals == other.device_totals)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def device_total(self, context: ElectionContext, device_id: str, contest: int,
                      selection: int) -> Ciphertext:
@@ -227,10 +318,13 @@ class _Queued:
     writer_id: str
     where: str
     leaf: bytes
-    payload: bytes
+    payload: bytes  # the task's: without proofs when verified (``verified_rows`` reads it)
     mark: int  # len(report.findings) when it was queued ...
     inserted: int  # ... and how many findings had been inserted before then
     verified: bool  # the verdict by leaf hash is already held (none to add)
+    known: int | None  # the α registry's answer when it was queued, if it had one ...
+    generation: int  # ... and the registry's generation then (e2e.alphas)
+    weight: float  # the share of the entry's payload bytes sent (1: all, with proofs)
 
 
 class _CachedSignatureEntry(Entry):
@@ -262,6 +356,8 @@ class RecordVerifier:
     and moves to the process-wide pool (``e2e.parallel.shared_executor``) once the
     ledger holds more than a few chunks of ballots; an ``Executor`` (a process pool, a
     Dask cluster's); or None (always here). ``fast=False`` is the reference pass.
+    ``chunk_size``: ballots per chunk, a ballot sent without its proofs counting for the
+    share of the bytes it keeps (see ``_queue_ballot``).
     """
 
     def __init__(self, election_id: str | None, *, allow_test_group: bool = False,
@@ -292,15 +388,20 @@ class RecordVerifier:
         self.fast = fast
         self._executor = executor
         self._chunk_size = max(1, chunk_size)
-        # Chunks submitted and not yet applied: enough to keep every worker busy, few
-        # enough that memory (each holds its payloads) does not grow with the ledger.
+        # Chunks in flight, at most (see "Windows" below): enough to keep every worker busy,
+        # few enough that memory (each chunk holds its payloads) does not grow with the
+        # ledger.
         self._in_flight_limit = in_flight or 2 * (os.cpu_count() or 1)
         self._verdicts = verdicts if verdicts is not None else VERDICTS
         self._registry: AlphaRegistry | None = None
         self._last_ballot = -1  # ledger index of the last ballot given to the α registry
-        self._batch: list[tuple[BallotTask, _Queued]] = []
-        self._in_flight: deque[tuple[Future[ChunkOutcome] | ChunkOutcome, list[_Queued]]] = (
-            deque())
+        self._batch: list[tuple[BallotTask, _Queued]] = []  # the window being filled
+        self._batch_weight = 0.0  # in full ballots (see _queue_ballot)
+        self._ready: list[tuple[BallotTask, _Queued]] | None = None  # the next to send
+        # The window in flight, by chunk: (the chunk's outcome or its future, its entries,
+        # how many products were lent to it).
+        self._in_flight: list[tuple[Future[ChunkOutcome] | ChunkOutcome, list[_Queued],
+                                    int]] = []
         self._chunks_sent = 0
         self._insertions = 0
 
@@ -448,7 +549,7 @@ class RecordVerifier:
             self.report.fail(where, f"invalid {entry.entry_type}: {problem}{excluded}")
             return
         if opening is None:
-            self.aggregate.add(ballot)
+            self.aggregate.add(context.group, ballot)
             self.cast_codes.add(ballot.tracking_code)
             self.report.passed("cast ballots verified")
         else:
@@ -485,13 +586,22 @@ class RecordVerifier:
         # A verified cast ballot's worker only multiplies its ciphertexts: send those alone.
         payload = (strip_proofs(self.context, entry.payload)
                    if verified and kind == EntryType.BALLOT else entry.payload)
-        task = BallotTask(index, kind, payload, where, verified,
-                          digests=self._registry.known(index, leaf) is None)
+        known = self._registry.known(index, leaf)
+        task = BallotTask(index, kind, payload, where, verified, digests=known is None)
+        # A chunk holds chunk_size ballots' worth of payload bytes: a ballot sent without
+        # its proofs counts for its share, so a tally pass's chunks hold ≈ 3.6 times as many
+        # (fewer chunks to send, fewer devices' products to lend per ballot).
+        weight = len(payload) / max(1, len(entry.payload))
         self._batch.append((task, _Queued(index, kind, entry.writer_id, where, leaf,
-                                          entry.payload, len(self.report.findings),
-                                          self._insertions, by_leaf)))
-        if len(self._batch) >= self._chunk_size:
-            self._send()
+                                          payload, len(self.report.findings),
+                                          self._insertions, by_leaf, known,
+                                          self._registry.generation, weight)))
+        self._batch_weight += weight
+        if self._batch_weight >= self._chunk_size * self._window_chunks():
+            self._close_window()
+        elif self._in_flight and all(not isinstance(pending, Future) or pending.done()
+                                     for pending, _, _ in self._in_flight):
+            self._settle()  # back already: the workers get the ready window at once
 
     def _pool(self) -> Executor | None:
         if self._executor == "auto":
@@ -500,38 +610,83 @@ class RecordVerifier:
             return shared_executor() if self._chunks_sent >= 4 else None
         return self._executor
 
-    def _send(self) -> None:
-        if not self._batch or self.context is None:
+    def _window_chunks(self) -> int:
+        """Chunks per window: half of ``in_flight`` (a window in flight, one ready, one
+        being filled); one in this process."""
+        return max(1, self._in_flight_limit // 2) if self._pool() is not None else 1
+
+    # Windows. Ballots are sent in windows of a few chunks: one window in flight, the next
+    # ready to go the moment it is back, a third being filled. A window's ballots go by
+    # device (each device's in ledger order), so that a chunk holds few devices with
+    # several ballots each, and each device's running product is lent to one chunk
+    # (``CastAggregate.lend``), once every product is home: on an election day's ledger,
+    # where every window holds ballots of every device, chunks in ledger order would each
+    # hold nearly every device, and each device's products would be sent, returned and
+    # folded once per chunk instead of once per window. Outcomes are applied in ledger
+    # order (``_settle``), so findings and checks are those of the one-by-one pass.
+
+    def _close_window(self) -> None:
+        """The window being filled is complete: it goes when the one in flight is back."""
+        if not self._batch:
             return
-        tasks = [task for task, _ in self._batch]
-        queued = [item for _, item in self._batch]
-        self._batch = []
+        if self._ready is not None:
+            self._settle()  # waits for the window in flight, then sends the ready one
+        self._ready, self._batch, self._batch_weight = self._batch, [], 0.0
+        if not self._in_flight:
+            self._send_ready()
+
+    def _send_ready(self) -> None:
+        ready, self._ready = self._ready, None
+        if not ready or self.context is None:
+            return
         pool = self._pool()
-        self._chunks_sent += 1
-        if pool is None:
-            self._in_flight.append((verify_chunk(self.context, tasks), queued))
-        else:
-            self._in_flight.append((pool.submit(verify_chunk, self.context, tasks), queued))
-        limit = self._in_flight_limit if pool is not None else 0
-        while len(self._in_flight) > limit:
-            self._apply_oldest()
+        chunks: list[list[tuple[BallotTask, _Queued]]] = [[]]
+        weight = 0.0
+        for task, item in sorted(ready, key=lambda pair: pair[1].writer_id):  # stable
+            if weight >= self._chunk_size:
+                chunks.append([])
+                weight = 0.0
+            chunks[-1].append((task, item))
+            weight += item.weight
+        for chunk in chunks:
+            tasks = [task for task, _ in chunk]
+            queued = [item for _, item in chunk]
+            self._chunks_sent += 1
+            # The running products of the chunk's devices go with it (a ballot's writer is
+            # its device; were it not, the ballot starts a product of its own: still counted
+            # once). A device split between two chunks is lent to the first.
+            loans = self.aggregate.lend(dict.fromkeys(
+                item.writer_id for item in queued if item.kind == EntryType.BALLOT))
+            if pool is None:
+                outcome: Future[ChunkOutcome] | ChunkOutcome = verify_chunk(
+                    self.context, tasks, loans)
+            else:
+                outcome = pool.submit(verify_chunk, self.context, tasks, loans)
+            self._in_flight.append((outcome, queued, len(loans)))
 
-    def _drain(self) -> None:
-        """Send the batch being filled and apply every chunk in flight, in order."""
-        if not self.fast:
-            return
-        self._send()
-        while self._in_flight:
-            self._apply_oldest()
-
-    def _apply_oldest(self) -> None:
-        pending, queued = self._in_flight.popleft()
-        outcome = pending.result() if isinstance(pending, Future) else pending
+    def _settle(self) -> None:
+        """Wait for the window in flight and take its products back; send the ready window
+        (the workers go on with it); then apply the outcomes, in ledger order."""
         if self.context is None:
             raise RecordError("voting entry before the key ceremony closed")
-        self.aggregate.merge(self.context.group, outcome.partial)
-        for result, item in zip(outcome.outcomes, queued, strict=True):
+        landed: list[tuple[BallotOutcome, _Queued]] = []
+        for pending, queued, lent in self._in_flight:
+            outcome = pending.result() if isinstance(pending, Future) else pending
+            self.aggregate.merge(self.context.group, outcome.partial, lent)
+            landed.extend(zip(outcome.outcomes, queued, strict=True))
+        self._in_flight = []
+        self._send_ready()
+        landed.sort(key=lambda pair: pair[1].index)
+        for result, item in landed:
             self._apply(result, item)
+
+    def _drain(self) -> None:
+        """Send every ballot queued and apply every outcome, in order."""
+        if not self.fast:
+            return
+        self._close_window()
+        while self._in_flight or self._ready is not None:
+            self._settle()
 
     def _insert_finding(self, item: _Queued, finding: Finding) -> None:
         """Where the one-by-one pass would have appended it: after the findings that came
@@ -553,10 +708,11 @@ class RecordVerifier:
         problem = chains.follow(item.writer_id, header)
         if problem is None and result.verify_error is not None:
             problem = result.verify_error.error()
-        # The answer given to this ballot of this ledger prefix before, if any (one query;
-        # asked again here, in order: an earlier ballot of a diverging pass may have made
-        # the registry forget it since it was queued).
-        repeated = registry.known(item.index, item.leaf)
+        # The answer given to this ballot of this ledger prefix before, if any: the one read
+        # when it was queued, unless the registry has forgotten rows since (an earlier
+        # ballot of a diverging pass), when it is asked again, in order.
+        repeated = (item.known if item.generation == registry.generation
+                    else registry.known(item.index, item.leaf))
         if repeated is None:
             digests = result.digests
             if digests is None:  # forgotten meanwhile: the digests were not computed

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import TypeVar
 
 from e2e.ballot import (
     MAX_ID,
@@ -75,6 +77,7 @@ __all__ = [
     "alpha_keys",
     "check_cast_payloads",
     "observe_voting",
+    "pickled_by_fields",
     "voting_admission_checks",
 ]
 
@@ -128,6 +131,27 @@ def _compact_reader(data: bytes, where: str) -> Reader:
     return reader
 
 
+T = TypeVar("T")
+
+
+def pickled_by_fields(cls: type[T]) -> type[T]:
+    """Pickle a frozen dataclass as a call of its constructor with its fields: what chunks
+    of ballots carry between processes, many times per second. (The default goes through
+    ``dataclasses``' per-object state in Python: ≈ 10 µs of the verifier's time per
+    ballot in a tally pass.)"""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    if len(names) < 2:
+        raise TypeError("pickled_by_fields is for dataclasses of two or more fields")
+    values = operator.attrgetter(*names)  # a tuple of them, in the constructor's order
+
+    def __reduce__(self: T) -> tuple[type[T], tuple[object, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[assignment,method-assign]
+    return cls
+
+
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class BallotHeader:
     """What a device chain needs of a ballot (``DeviceChains`` reads these fields only)."""

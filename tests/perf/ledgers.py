@@ -15,6 +15,7 @@ import os
 import queue
 import random
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -24,7 +25,14 @@ from e2e.ballot import BallotOpening, MarkedBallot, chain_seed, encrypt_ballot, 
 from e2e.context import ElectionContext
 from e2e.encoding import u32
 from e2e.group import GroupParameters
-from e2e.ledger.entry import GENESIS_PREVIOUS, Entry, Envelope, leaf_hash_of, sign_entry
+from e2e.ledger.entry import (
+    GENESIS_PREVIOUS,
+    Entry,
+    Envelope,
+    decode_envelope,
+    leaf_hash_of,
+    sign_entry,
+)
 from e2e.ledger.types import EntryType
 from e2e.manifest import Manifest
 from e2e.official import PhaseNote, build_setup
@@ -34,8 +42,8 @@ from e2e.signing import SigningKey
 from e2e.voting import CastBallot, ChallengedBallot, DeviceClose
 from tests.strategies import CeremonyScript, _seed, election_context
 
-__all__ = ["SyntheticElection", "bench_manifest", "envelopes_of", "read_envelopes",
-           "write_envelopes"]
+__all__ = ["SyntheticElection", "bench_manifest", "envelopes_of", "interleave_record",
+           "read_envelopes", "write_envelopes"]
 
 
 def bench_manifest(contests: int = 10, selections: int = 4, vote_for: int = 1) -> Manifest:
@@ -177,6 +185,57 @@ def write_envelopes(path: Path, envelopes: Iterable[bytes]) -> int:
             out.write(u32(len(raw)))
             out.write(raw)
             count += 1
+    return count
+
+
+def interleave_record(source: Path, target: Path) -> int:
+    """Write ``source``'s record with its devices' entries taken in turn — one ballot of
+    each device, then the next — each device's own order (its close last) kept, and the
+    envelopes chained again; entries and signatures are unchanged. ``bulk_chains`` writes
+    each device's ballots together; an election day's ledger interleaves its devices,
+    and a verifier's chunks then hold ballots of many devices at once. Reads the source
+    twice (an index of offsets, then the entries in their new order), so memory holds
+    offsets only. Returns the number of envelopes written."""
+    before: list[tuple[int, int]] = []  # (offset, length) of the entries before the ballots
+    after: list[tuple[int, int]] = []
+    devices: dict[str, deque[tuple[int, int]]] = {}
+    with source.open("rb") as record:
+        offset = 0
+        while header := record.read(4):
+            length = int.from_bytes(header, "big")
+            entry = decode_envelope(record.read(length)).entry()
+            place = (offset + 4, length)
+            if entry.entry_type in (EntryType.BALLOT, EntryType.CHALLENGE,
+                                    EntryType.DEVICE_CLOSE):
+                devices.setdefault(entry.writer_id, deque()).append(place)
+            else:
+                (after if devices else before).append(place)
+            offset += 4 + length
+
+    def in_turn() -> Iterator[tuple[int, int]]:
+        yield from before
+        waiting = list(devices.values())
+        while waiting:
+            for places in waiting:
+                yield places.popleft()
+            waiting = [places for places in waiting if places]
+        yield from after
+
+    def chained(descriptor: int) -> Iterator[bytes]:
+        previous = GENESIS_PREVIOUS
+        for index, (offset, length) in enumerate(in_turn()):
+            entry_bytes = decode_envelope(os.pread(descriptor, length, offset)).entry_bytes
+            raw = Envelope(index, previous, entry_bytes).encode()  # the entry's own bytes
+            previous = leaf_hash_of(raw)
+            yield raw
+
+    descriptor = os.open(source, os.O_RDONLY)
+    try:
+        partial = target.with_suffix(".partial")
+        count = write_envelopes(partial, chained(descriptor))
+        partial.rename(target)
+    finally:
+        os.close(descriptor)
     return count
 
 

@@ -10,10 +10,12 @@ flight), and through a Dask cluster.
 
 from __future__ import annotations
 
+import itertools
 import json
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 import pytest
+from gmpy2 import mpz
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,14 +25,21 @@ from e2e.ballot import BallotOpening, chain_seed, encrypt_ballot
 from e2e.encoding import canonical_json
 from e2e.errors import RecordError, UsageError
 from e2e.group import TEST_GROUP
-from e2e.ledger.entry import Entry
+from e2e.ledger.entry import Entry, decode_envelope
 from e2e.ledger.types import EntryType
 from e2e.manifest import demo_manifest
 from e2e.scratch import KeySet
 from e2e.verdicts import VerdictCache
 from e2e.verify import RecordVerifier
 from e2e.voting import CastBallot, ChallengedBallot
-from tests.perf.ledgers import SyntheticElection, envelopes_of, random_choices
+from tests.perf.ledgers import (
+    SyntheticElection,
+    envelopes_of,
+    interleave_record,
+    random_choices,
+    read_envelopes,
+    write_envelopes,
+)
 
 G = TEST_GROUP
 
@@ -52,6 +61,22 @@ def pool():
         yield executor
 
 
+def _products(totals) -> dict:
+    """The products that are not (1, 1) (an empty product, or every ballot taken back)."""
+    return {k: (v.alpha.value, v.beta.value) for k, v in totals.items()
+            if not (v.alpha.is_one() and v.beta.is_one())}
+
+
+def _interleaved(*chains: list[Entry]) -> list[Entry]:
+    """The devices' entries in turn, each device's own order kept: an election day's ledger."""
+    merged, queues = [], [list(chain) for chain in chains]
+    while any(queues):
+        for queue in queues:
+            if queue:
+                merged.append(queue.pop(0))
+    return merged
+
+
 def _run(election: SyntheticElection, entries: list[Entry], **options):
     verifier = RecordVerifier(election.election_id, allow_test_group=True, **options)
     report = verifier.run(list(envelopes_of(entries)))
@@ -59,8 +84,9 @@ def _run(election: SyntheticElection, entries: list[Entry], **options):
     return {
         "findings": [str(f) for f in report.findings],
         "checks": report.checks,
-        "totals": {k: (v.alpha.value, v.beta.value) for k, v in aggregate.totals.items()
-                   if not (v.alpha.is_one() and v.beta.is_one())},
+        "totals": _products(aggregate.totals),
+        "device_totals": {device: products for device, totals in aggregate.device_totals.items()
+                          if (products := _products(totals))},
         "counts": (aggregate.ballots, {k: v for k, v in aggregate.ballots_per_contest.items()
                                        if v}, aggregate.device_styles),
         "codes": (set(verifier.cast_codes), set(verifier.challenged_codes),
@@ -101,6 +127,80 @@ def test_honest_ledger_gives_the_same_report_every_way(election, honest, pool) -
     assert report["findings"] == []
     assert report["checks"]["cast ballots verified"] == 17
     assert report["checks"]["challenged ballots re-encrypted"] == 2
+
+
+@pytest.fixture(scope="module")
+def interleaved(election: SyntheticElection) -> list[Entry]:
+    return [*election.opening_entries(),
+            *_interleaved(election.chain("kiosk-1", 9, challenge_every=4, compact=True),
+                          election.chain("kiosk-2", 8, compact=True)),
+            *election.closing_entries()]
+
+
+def test_interleaved_devices_give_the_same_totals_per_device_every_way(
+        election, interleaved, honest, pool) -> None:
+    """Chunks of an interleaved ledger hold ballots of both devices, so each device's
+    running product is lent from chunk to chunk (and sometimes held twice while one is on
+    loan): every way still gives the reference pass's products per device."""
+    writers = [e.writer_id for e in interleaved if e.entry_type == EntryType.BALLOT]
+    assert writers[:4] == ["kiosk-1", "kiosk-2", "kiosk-1", "kiosk-2"]
+    report = _all_ways(election, interleaved, pool)
+    assert report["findings"] == []
+    assert set(report["device_totals"]) == {"kiosk-1", "kiosk-2"}
+    assert report["counts"][0] == 17
+    verdicts = VerdictCache()  # a tally's second pass: ciphertexts alone, in larger chunks
+    options = {"executor": pool, "chunk_size": 2, "in_flight": 3, "verdicts": verdicts}
+    first = _run(election, interleaved, **options)
+    assert _run(election, interleaved, **options) == first == report
+
+
+def test_the_totals_are_not_read_while_products_are_on_loan(election, honest) -> None:
+    """A product lent to a chunk in flight is missing from what the aggregate holds: totals
+    read then would be wrong, so reading them is refused until the chunk is merged."""
+    verifier = RecordVerifier(election.election_id, allow_test_group=True, fast=False)
+    assert verifier.run(list(envelopes_of(honest))).ok
+    aggregate, group = verifier.aggregate, election.context.group
+    before = dict(aggregate.totals)
+    loans = aggregate.lend(["kiosk-1", "kiosk-3"])
+    assert list(loans) == ["kiosk-1"]
+    with pytest.raises(RecordError, match="while chunks still hold"):
+        aggregate.total(election.context, 0, 0)
+    width = group.p_bytes
+    with pytest.raises(RecordError, match="not lent"):
+        aggregate.merge(group, e2e.parallel.PartialAggregate().pack(width), returned=2)
+    back = e2e.parallel.PartialAggregate.lent(group.p, width, loans).pack(width)
+    aggregate.merge(group, back, returned=1)
+    assert aggregate.totals == before
+
+
+@settings(max_examples=40, deadline=None)
+@given(ballots=st.lists(st.tuples(st.sampled_from("abc"),
+                                  st.lists(st.integers(1, 1_000), min_size=4, max_size=4)),
+                        min_size=1, max_size=12),
+       cuts=st.lists(st.integers(0, 12), max_size=4))
+def test_lent_products_multiply_like_one_product(ballots, cuts) -> None:
+    """Ballots multiplied into partial products in any split, the partials packed and lent
+    (several per device, folded) to a last chunk: each device's product is the plain one."""
+    p, width = mpz(1_000_003), 3
+    rows = [(device, [(0, [(mpz(a), mpz(b)),
+                           (mpz(c), mpz(d))])])
+            for device, (a, b, c, d) in ballots]
+    bounds = sorted({0, len(rows), *(min(c, len(rows)) for c in cuts)})
+    loans: dict[str, list] = {}
+    for start, end in itertools.pairwise(bounds):
+        part = e2e.parallel.PartialAggregate()
+        for device, row in rows[start:end]:
+            part.add(p, device, "s", row)
+        for device, products in part.pack(width).products.items():
+            loans.setdefault(device, []).append(products)
+    last = e2e.parallel.PartialAggregate.lent(p, width, loans)
+    for device in {d for d, _ in rows}:
+        expected = [[1, 1], [1, 1]]
+        for other, row in rows:
+            if other == device:
+                for j, (alpha, beta) in enumerate(row[0][1]):
+                    expected[j] = [expected[j][0] * alpha % p, expected[j][1] * beta % p]
+        assert last.totals[device] == {0: expected}
 
 
 def test_bad_proof_is_found_in_the_same_words_and_excluded(election, honest, pool) -> None:
@@ -467,3 +567,23 @@ def test_a_source_that_fails_midway_has_every_entry_before_it_checked(election, 
     assert report.checks == whole.report.checks
     assert report.checks["envelopes chained"] == stop
     assert str(report.findings[0]) == "ledger store: the store is unreadable here"
+
+
+def test_an_interleaved_record_is_the_same_election_with_its_devices_in_turn(
+        election, honest, tmp_path) -> None:
+    """The benchmark's election-day layout: every entry kept byte for byte (signatures
+    verify), the devices' ballots in turn, the chain rebuilt — and the same tally."""
+    sequential, interleaved = tmp_path / "sequential.bin", tmp_path / "interleaved.bin"
+    write_envelopes(sequential, envelopes_of(honest))
+    assert interleave_record(sequential, interleaved) == len(honest)
+    envelopes = list(read_envelopes(interleaved))
+    entries = [decode_envelope(raw).entry() for raw in envelopes]
+    assert sorted(e.encode() for e in entries) == sorted(e.encode() for e in honest)
+    writers = [e.writer_id for e in entries if e.entry_type == EntryType.BALLOT]
+    assert writers[:6] == ["kiosk-1", "kiosk-2"] * 3
+    first = RecordVerifier(election.election_id, allow_test_group=True, executor=None)
+    again = RecordVerifier(election.election_id, allow_test_group=True, executor=None)
+    assert first.run(read_envelopes(sequential)).ok
+    report = again.run(envelopes)
+    assert report.ok, report.findings
+    assert again.aggregate == first.aggregate
