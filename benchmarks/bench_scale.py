@@ -163,8 +163,13 @@ def ensure_record(size: int, compact: bool = True, workers: int = 2,
 
 
 def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
-                 profile: Path | None = None) -> dict[str, Any]:
+                 profile: Path | None = None, repeat: int = 0) -> dict[str, Any]:
     """In a fresh process: verify the record, then (optionally) tally it as a trustee would.
+
+    ``repeat``: after the measured tally, that many more tally passes, each timed
+    (``tally_pass_repeats``: wall, main and workers' CPU) — on a host whose speed drifts
+    by minutes, several passes after one verification show the spread
+    (``--child RECORD 2 - tally - N``).
 
     ``profile``: after the measured tally, one more tally pass under ``cProfile`` (this
     process's main thread), its statistics written there — to see where a pass's time
@@ -255,6 +260,18 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
                 result["tally_peak_worker_mib"] = round(
                     max(_hwm_kib(p) for p in pids) / 1024, 1)
             result["tally_votes"] = sum(n for _, _, _, n in counts)
+            repeats = []
+            for _ in range(repeat):
+                started, cpu = time.perf_counter(), time.process_time()
+                workers_before = sum(_cpu_s(p) for p in pids)
+                if not fresh_verifier().run(read_envelopes(path)).ok:
+                    raise RuntimeError("a repeated tally pass does not verify")
+                repeats.append({"wall_s": round(time.perf_counter() - started, 2),
+                                "main_cpu_s": round(time.process_time() - cpu, 2),
+                                "workers_cpu_s": round(sum(_cpu_s(p) for p in pids)
+                                                       - workers_before, 1)})
+            if repeats:
+                result["tally_pass_repeats"] = repeats
             if profile is not None:
                 import cProfile
                 profiler = cProfile.Profile()
@@ -388,9 +405,11 @@ def main(argv: list[str] | None = None) -> int:
     PATIENCE = 0.0 if args.no_wait else args.patience
 
     if args.child is not None:
-        path, workers, scheduler, tally, *profile = args.child
+        path, workers, scheduler, tally, *extra = args.child
+        profile = extra[0] if extra and extra[0] != "-" else None
         result = verify_child(Path(path), int(workers), None if scheduler == "-" else scheduler,
-                              tally == "tally", Path(profile[0]) if profile else None)
+                              tally == "tally", Path(profile) if profile else None,
+                              int(extra[1]) if len(extra) > 1 else 0)
         print(json.dumps(result))
         return 0
 
