@@ -670,11 +670,11 @@ class RecordVerifier:
         if self.context is None:
             raise RecordError("voting entry before the key ceremony closed")
         landed: list[tuple[BallotOutcome, _Queued]] = []
-        for pending, queued, lent in self._in_flight:
+        window, self._in_flight = self._in_flight, []  # a chunk that raises is not waited
+        for pending, queued, lent in window:           # for again (its products stay lent)
             outcome = pending.result() if isinstance(pending, Future) else pending
             self.aggregate.merge(self.context.group, outcome.partial, lent)
             landed.extend(zip(outcome.outcomes, queued, strict=True))
-        self._in_flight = []
         self._send_ready()
         landed.sort(key=lambda pair: pair[1].index)
         for result, item in landed:

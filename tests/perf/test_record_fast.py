@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 from gmpy2 import mpz
@@ -587,3 +587,26 @@ def test_an_interleaved_record_is_the_same_election_with_its_devices_in_turn(
     report = again.run(envelopes)
     assert report.ok, report.findings
     assert again.aggregate == first.aggregate
+
+
+def test_a_chunk_that_fails_is_a_finding_not_a_crash(election, honest, monkeypatch) -> None:
+    """A chunk whose work raises (here: made to) gives a finding and the pass its report,
+    not a traceback: the failed window is not waited for again when the pass drains."""
+    calls = []
+    real = e2e.verify.verify_chunk
+
+    def failing_second(context, tasks, loans=None):
+        calls.append(len(tasks))
+        if len(calls) == 2:
+            raise RecordError("a worker's chunk failed", "chunk 2")
+        return real(context, tasks, loans)
+
+    monkeypatch.setattr(e2e.verify, "verify_chunk", failing_second)
+    with ThreadPoolExecutor(max_workers=1) as threads:  # futures: the error comes back late
+        verifier = RecordVerifier(election.election_id, allow_test_group=True,
+                                  executor=threads, chunk_size=3, in_flight=2,
+                                  verdicts=VerdictCache())
+        report = verifier.run(list(envelopes_of(honest)))
+    assert not report.ok
+    assert any("chunk 2: a worker's chunk failed" in str(f) for f in report.findings)
+    assert report.facts["ledger_entries"] > 0  # the pass ended with its report
