@@ -137,8 +137,8 @@ T = TypeVar("T")
 def pickled_by_fields(cls: type[T]) -> type[T]:
     """Pickle a frozen dataclass as a call of its constructor with its fields: what chunks
     of ballots carry between processes, many times per second. (The default goes through
-    ``dataclasses``' per-object state in Python: ≈ 10 µs of the verifier's time per
-    ballot in a tally pass.)"""
+    ``dataclasses``' per-object state in Python: sending a chunk of 64 stripped ballots
+    took the verifier 0.67 ms with it and 0.54 ms without, most of it copying bytes.)"""
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     if len(names) < 2:
         raise TypeError("pickled_by_fields is for dataclasses of two or more fields")
