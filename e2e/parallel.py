@@ -70,6 +70,7 @@ __all__ = [
     "Products",
     "bounded_map",
     "encrypt_chain",
+    "fold_packed",
     "fold_products",
     "link_chain",
     "make_executor",
@@ -267,6 +268,14 @@ def unpack_products(packed: Packed, width: int) -> Products:
     return products
 
 
+def fold_packed(p: mpz, width: int, held: Sequence[Packed]) -> Products:
+    """One device's packed products (at least one), unpacked and multiplied into one."""
+    first, *rest = (unpack_products(packed, width) for packed in held)
+    for other in rest:
+        fold_products(p, first, other)
+    return first
+
+
 @dataclass(frozen=True, slots=True)
 class PackedPartial:
     """A chunk's ``PartialAggregate`` on its way back to the verifier: products packed."""
@@ -297,10 +306,7 @@ class PartialAggregate:
         partial = cls()
         for device_id, held in (loans or {}).items():
             if held:
-                first, *rest = (unpack_products(packed, width) for packed in held)
-                for other in rest:
-                    fold_products(p, first, other)
-                partial.totals[device_id] = first
+                partial.totals[device_id] = fold_packed(p, width, held)
         return partial
 
     def pack(self, width: int) -> PackedPartial:

@@ -57,11 +57,11 @@ from e2e.parallel import (
     Packed,
     PackedPartial,
     Products,
+    fold_packed,
     fold_products,
     pack_products,
     shared_executor,
     strip_proofs,
-    unpack_products,
     verified_rows,
     verify_chunk,
 )
@@ -208,10 +208,10 @@ class CastAggregate:
         take(self.device_styles[device_id], style_id)
         if not self.device_styles[device_id]:
             del self.device_styles[device_id]
-        removed = self._removed.setdefault(device_id, {})
-        for contest_index, row in rows:
+        for contest_index, _ in rows:
             take(self.ballots_per_contest, contest_index)
-            fold_products(group.p, removed, {contest_index: [list(pair) for pair in row]})
+        fold_products(group.p, self._removed.setdefault(device_id, {}),
+                      {contest_index: [list(pair) for pair in row] for contest_index, row in rows})
         self._cache = None
 
     def _totals(self) -> tuple[dict[tuple[int, int], Ciphertext],
@@ -228,16 +228,14 @@ class CastAggregate:
             return self._cache
         width = group.p_bytes
         for device_id in {**self._held, **self._here}:
-            parts = [unpack_products(packed, width) for packed in self._held.get(device_id, [])]
-            if device_id in self._here:
-                parts.append(self._here[device_id])
-            if not parts:
+            held = self._held.get(device_id)
+            first = fold_packed(group.p, width, held) if held else None
+            here = self._here.pop(device_id, None)
+            if here is not None:
+                first = here if first is None else fold_products(group.p, first, here)
+            if first is None:
                 continue
-            first = parts[0]
-            for other in parts[1:]:
-                fold_products(group.p, first, other)
             self._held[device_id] = [pack_products(first, width)]  # folded once for all
-            self._here.pop(device_id, None)
             removed = self._removed.get(device_id, {})
             device = devices[device_id] = {}
             for contest_index, row in first.items():

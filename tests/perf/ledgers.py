@@ -171,9 +171,14 @@ class SyntheticElection:
 
 
 def envelopes_of(entries: Iterable[Entry]) -> Iterator[bytes]:
+    return _chained(entry.encode() for entry in entries)
+
+
+def _chained(entries: Iterable[bytes]) -> Iterator[bytes]:
+    """Encoded entries wrapped in envelopes, indexed and chained from the genesis hash."""
     previous = GENESIS_PREVIOUS
-    for index, entry in enumerate(entries):
-        raw = Envelope(index, previous, entry.encode()).encode()
+    for index, entry_bytes in enumerate(entries):
+        raw = Envelope(index, previous, entry_bytes).encode()
         previous = leaf_hash_of(raw)
         yield raw
 
@@ -221,18 +226,12 @@ def interleave_record(source: Path, target: Path) -> int:
             waiting = [places for places in waiting if places]
         yield from after
 
-    def chained(descriptor: int) -> Iterator[bytes]:
-        previous = GENESIS_PREVIOUS
-        for index, (offset, length) in enumerate(in_turn()):
-            entry_bytes = decode_envelope(os.pread(descriptor, length, offset)).entry_bytes
-            raw = Envelope(index, previous, entry_bytes).encode()  # the entry's own bytes
-            previous = leaf_hash_of(raw)
-            yield raw
-
     descriptor = os.open(source, os.O_RDONLY)
     try:
         partial = target.with_suffix(".partial")
-        count = write_envelopes(partial, chained(descriptor))
+        count = write_envelopes(partial, _chained(  # each entry's own bytes, not re-encoded
+            decode_envelope(os.pread(descriptor, length, offset)).entry_bytes
+            for offset, length in in_turn()))
         partial.rename(target)
     finally:
         os.close(descriptor)
