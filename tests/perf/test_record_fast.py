@@ -610,3 +610,13 @@ def test_a_chunk_that_fails_is_a_finding_not_a_crash(election, honest, monkeypat
     assert not report.ok
     assert any("chunk 2: a worker's chunk failed" in str(f) for f in report.findings)
     assert report.facts["ledger_entries"] > 0  # the pass ended with its report
+
+
+def test_packed_products_of_the_wrong_length_are_refused() -> None:
+    """Products come back from the verifier's own workers; bytes that are not whole
+    (α, β) pairs are an error naming the contest, never numbers read across a boundary."""
+    products = {3: [[mpz(5), mpz(7)], [mpz(11), mpz(13)]]}
+    packed = e2e.parallel.pack_products(products, 2)
+    assert e2e.parallel.unpack_products(packed, 2) == products
+    with pytest.raises(RecordError, match="contest 3's products are 7 bytes"):
+        e2e.parallel.unpack_products({3: packed[3][:7]}, 2)
