@@ -38,6 +38,8 @@ from typing import Any, TypeVar
 
 from gmpy2 import mpz
 
+from e2e.arena import ArenaRef
+from e2e.arena import payloads as arena_payloads
 from e2e.ballot import (
     EncryptedBallot,
     MarkedBallot,
@@ -64,6 +66,7 @@ __all__ = [
     "BallotTask",
     "ChunkOutcome",
     "ErrorInfo",
+    "LoanLayout",
     "Packed",
     "PackedPartial",
     "PartialAggregate",
@@ -73,6 +76,7 @@ __all__ = [
     "fold_packed",
     "fold_products",
     "link_chain",
+    "loans_in_order",
     "make_executor",
     "pack_products",
     "shared_executor",
@@ -81,6 +85,7 @@ __all__ = [
     "use_scheduler",
     "verified_rows",
     "verify_chunk",
+    "verify_chunk_in_arena",
 ]
 
 T = TypeVar("T")
@@ -506,6 +511,34 @@ def verify_chunk(context: ElectionContext, tasks: Sequence[BallotTask],
         outcomes.append(BallotOutcome(task.index, header, digests, decode_error, verify_error,
                                       paper_id, counted))
     return ChunkOutcome(tuple(outcomes), partial.pack(width))
+
+
+LoanLayout = tuple[tuple[str, tuple[tuple[int, ...], ...]], ...]
+"""Lent products written into shared memory after a chunk's payloads, in this order: per
+device, per product, per contest (its number here), the contest's packed bytes."""
+
+
+def loans_in_order(loans: Mapping[str, Sequence[Packed]]
+                   ) -> tuple[LoanLayout, list[bytes]]:
+    """The lent products as ``verify_chunk_in_arena`` reads them back: layout and bytes."""
+    layout = tuple((device_id, tuple(tuple(packed) for packed in held))
+                   for device_id, held in loans.items())
+    return layout, [blob for held in loans.values() for packed in held
+                    for blob in packed.values()]
+
+
+def verify_chunk_in_arena(context: ElectionContext, tasks: Sequence[BallotTask],
+                          ref: ArenaRef, layout: LoanLayout = ()) -> ChunkOutcome:
+    """``verify_chunk`` of tasks sent without their payloads and lent products, which a
+    local verifier wrote into shared memory instead of the pipe (``e2e.arena``): the
+    payloads first, then the products (``loans_in_order``)."""
+    blobs = iter(arena_payloads(ref))
+    filled = [replace(task, payload=next(blobs)) for task in tasks]
+    loans = {device_id: [{contest: next(blobs) for contest in contests} for contests in held]
+             for device_id, held in layout}
+    if next(blobs, None) is not None:
+        raise RecordError("a chunk's shared memory holds more than its layout says", "chunk")
+    return verify_chunk(context, filled, loans)
 
 
 # --- bulk encryption -------------------------------------------------------------------

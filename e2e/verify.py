@@ -33,13 +33,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, TypeVar
 
 from gmpy2 import mpz
 
 from e2e.alphas import AlphaRegistry, registry_for
+from e2e.arena import ArenaRef, PayloadArena
 from e2e.ballot import EncryptedBallot, verify_ballot, verify_opening
 from e2e.ceremony import CEREMONY_TYPES, CeremonyReplay
 from e2e.context import ElectionContext
@@ -59,11 +60,13 @@ from e2e.parallel import (
     Products,
     fold_packed,
     fold_products,
+    loans_in_order,
     pack_products,
     shared_executor,
     strip_proofs,
     verified_rows,
     verify_chunk,
+    verify_chunk_in_arena,
 )
 from e2e.remake import CardRemake, check_remake
 from e2e.scratch import KeySet
@@ -325,6 +328,21 @@ class _Queued:
     weight: float  # the share of the entry's payload bytes sent (1: all, with proofs)
 
 
+@dataclass(slots=True)
+class _Flight:
+    """A chunk sent: its outcome (or the future of it), its entries, the devices whose
+    products were lent to it, and its outcome once taken back (``landed``)."""
+
+    pending: Future[ChunkOutcome] | ChunkOutcome
+    queued: list[_Queued]
+    lent: tuple[str, ...]
+    slot: ArenaRef | None = None  # where its payloads went, if through shared memory
+    landed: ChunkOutcome | None = None
+
+    def back(self) -> bool:
+        return not isinstance(self.pending, Future) or self.pending.done()
+
+
 class _CachedSignatureEntry(Entry):
     """An entry whose signature check consults the process's verdicts first (keyed by the
     writer's key and the envelope's leaf hash, which covers the signed bytes)."""
@@ -395,13 +413,13 @@ class RecordVerifier:
         self._last_ballot = -1  # ledger index of the last ballot given to the α registry
         self._batch: list[tuple[BallotTask, _Queued]] = []  # the window being filled
         self._batch_weight = 0.0  # in full ballots (see _queue_ballot)
-        self._ready: list[tuple[BallotTask, _Queued]] | None = None  # the next to send
-        # The window in flight, by chunk: (the chunk's outcome or its future, its entries,
-        # how many products were lent to it).
-        self._in_flight: list[tuple[Future[ChunkOutcome] | ChunkOutcome, list[_Queued],
-                                    int]] = []
+        # The next window, cut into chunks, those not sent yet (see "Windows" below).
+        self._ready: list[list[tuple[BallotTask, _Queued]]] | None = None
+        self._window: list[_Flight] = []  # the window in flight, by chunk
+        self._next: list[_Flight] = []  # the next window's chunks already sent
         self._chunks_sent = 0
         self._insertions = 0
+        self._arena: PayloadArena | None = None  # local workers' payloads (e2e.arena)
 
     def checker(self, kind: type[T]) -> T:
         """The plugged-in checker of this class."""
@@ -416,18 +434,23 @@ class RecordVerifier:
         previous = GENESIS_PREVIOUS
         index = -1
         try:
-            for index, raw in enumerate(envelopes):
-                previous = self._envelope(index, raw, previous)
-                if self._progress is not None:
-                    self._progress(index)
-                if self.state.setup is None:  # nothing after a refused setup can be checked
-                    self.report.fail("ledger", "stopped: without a valid setup entry no later "
-                                               "entry can be checked")
-                    break
-        except PaperchainError as err:  # the record itself is unreadable past this point
+            try:
+                for index, raw in enumerate(envelopes):
+                    previous = self._envelope(index, raw, previous)
+                    if self._progress is not None:
+                        self._progress(index)
+                    if self.state.setup is None:  # nothing after a refused setup can be
+                        self.report.fail("ledger", "stopped: without a valid setup entry "
+                                                   "no later entry can be checked")
+                        break
+            except PaperchainError as err:  # the record itself is unreadable past here
+                self._drain()
+                self.report.fail_with(err, f"record after entry {index}")
             self._drain()
-            self.report.fail_with(err, f"record after entry {index}")
-        self._drain()
+        finally:
+            if self._arena is not None:
+                self._arena.close()
+                self._arena = None
         self._finish(index + 1)
         return self.report
 
@@ -597,9 +620,8 @@ class RecordVerifier:
         self._batch_weight += weight
         if self._batch_weight >= self._chunk_size * self._window_chunks():
             self._close_window()
-        elif self._in_flight and all(not isinstance(pending, Future) or pending.done()
-                                     for pending, _, _ in self._in_flight):
-            self._settle()  # back already: the workers get the ready window at once
+        elif self._window:
+            self._poll()  # chunks back already: the workers get the ready ones at once
 
     def _pool(self) -> Executor | None:
         if self._executor == "auto":
@@ -614,66 +636,135 @@ class RecordVerifier:
         return max(1, self._in_flight_limit // 2) if self._pool() is not None else 1
 
     # Windows. Ballots are sent in windows of a few chunks: one window in flight, the next
-    # ready to go the moment it is back, a third being filled. A window's ballots go by
-    # device (each device's in ledger order), so that a chunk holds few devices with
-    # several ballots each, and each device's running product is lent to one chunk
-    # (``CastAggregate.lend``), once every product is home: on an election day's ledger,
-    # where every window holds ballots of every device, chunks in ledger order would each
-    # hold nearly every device, and each device's products would be sent, returned and
-    # folded once per chunk instead of once per window. Outcomes are applied in ledger
-    # order (``_settle``), so findings and checks are those of the one-by-one pass.
+    # ready, a third being filled. A window's ballots go by device (each device's in ledger
+    # order), so that a chunk holds few devices with several ballots each, and each
+    # device's running product is lent to one chunk (``CastAggregate.lend``): on an
+    # election day's ledger, where every window holds ballots of every device, chunks in
+    # ledger order would each hold nearly every device, and each device's products would
+    # be sent, returned and folded once per chunk instead of once per window. Each chunk
+    # of the window in flight that comes back makes room for one of the ready window's
+    # (the one whose devices' products are home), so no worker waits for another's chunk.
+    # Outcomes are applied in ledger order, a window at a time, once all of its chunks are
+    # back (``_settle``), so findings and checks are those of the one-by-one pass.
 
     def _close_window(self) -> None:
-        """The window being filled is complete: it goes when the one in flight is back."""
+        """The window being filled is complete: it goes as the one in flight comes back."""
         if not self._batch:
             return
         if self._ready is not None:
-            self._settle()  # waits for the window in flight, then sends the ready one
-        self._ready, self._batch, self._batch_weight = self._batch, [], 0.0
-        if not self._in_flight:
-            self._send_ready()
+            self._settle()  # waits for the window in flight; the ready one is then sent
+        self._ready = self._cut(self._batch)
+        self._batch, self._batch_weight = [], 0.0
+        if not self._window:
+            self._settle()  # nothing in flight: the ready window goes now
 
-    def _send_ready(self) -> None:
-        ready, self._ready = self._ready, None
-        if not ready or self.context is None:
-            return
-        pool = self._pool()
+    def _cut(self, window: list[tuple[BallotTask, _Queued]]
+             ) -> list[list[tuple[BallotTask, _Queued]]]:
+        """A window's chunks: its ballots by device (stable: each device's in ledger
+        order), ``chunk_size`` full ballots' worth of bytes each."""
         chunks: list[list[tuple[BallotTask, _Queued]]] = [[]]
         weight = 0.0
-        for task, item in sorted(ready, key=lambda pair: pair[1].writer_id):  # stable
+        for task, item in sorted(window, key=lambda pair: pair[1].writer_id):
             if weight >= self._chunk_size:
                 chunks.append([])
                 weight = 0.0
             chunks[-1].append((task, item))
             weight += item.weight
-        for chunk in chunks:
-            tasks = [task for task, _ in chunk]
-            queued = [item for _, item in chunk]
-            self._chunks_sent += 1
-            # The running products of the chunk's devices go with it (a ballot's writer is
-            # its device; were it not, the ballot starts a product of its own: still counted
-            # once). A device split between two chunks is lent to the first.
-            loans = self.aggregate.lend(dict.fromkeys(
-                item.writer_id for item in queued if item.kind == EntryType.BALLOT))
-            if pool is None:
-                outcome: Future[ChunkOutcome] | ChunkOutcome = verify_chunk(
-                    self.context, tasks, loans)
-            else:
-                outcome = pool.submit(verify_chunk, self.context, tasks, loans)
-            self._in_flight.append((outcome, queued, len(loans)))
+        return chunks
 
-    def _settle(self) -> None:
-        """Wait for the window in flight and take its products back; send the ready window
-        (the workers go on with it); then apply the outcomes, in ledger order."""
+    def _send(self, chunk: list[tuple[BallotTask, _Queued]]) -> _Flight:
         if self.context is None:
             raise RecordError("voting entry before the key ceremony closed")
-        landed: list[tuple[BallotOutcome, _Queued]] = []
-        window, self._in_flight = self._in_flight, []  # a chunk that raises is not waited
-        for pending, queued, lent in window:           # for again (its products stay lent)
-            outcome = pending.result() if isinstance(pending, Future) else pending
-            self.aggregate.merge(self.context.group, outcome.partial, lent)
-            landed.extend(zip(outcome.outcomes, queued, strict=True))
-        self._send_ready()
+        tasks = [task for task, _ in chunk]
+        queued = [item for _, item in chunk]
+        self._chunks_sent += 1
+        pool = self._pool()
+        # The running products of the chunk's devices go with it (a ballot's writer is its
+        # device; were it not, the ballot starts a product of its own: still counted
+        # once). A device whose product is out with another chunk starts a second one,
+        # folded with the first when the totals are read.
+        loans = self.aggregate.lend(dict.fromkeys(
+            item.writer_id for item in queued if item.kind == EntryType.BALLOT))
+        layout, lent = loans_in_order(loans)
+        slot = self._to_arena(pool, [task.payload for task in tasks] + lent)
+        if pool is None:
+            outcome: Future[ChunkOutcome] | ChunkOutcome = verify_chunk(
+                self.context, tasks, loans)
+        elif slot is not None:
+            light = [replace(task, payload=b"") for task in tasks]
+            outcome = pool.submit(verify_chunk_in_arena, self.context, light, slot, layout)
+        else:
+            outcome = pool.submit(verify_chunk, self.context, tasks, loans)
+        return _Flight(outcome, queued, tuple(loans), slot)
+
+    def _to_arena(self, pool: Executor | None, blobs: list[bytes]) -> ArenaRef | None:
+        """A chunk's payloads and lent products written into shared memory for a local
+        process pool's workers (``e2e.arena``); None for other executors, or when shared
+        memory cannot be had (the pipe then carries them, as it does to a Dask cluster)."""
+        if not isinstance(pool, ProcessPoolExecutor):
+            return None
+        try:
+            if self._arena is None:
+                self._arena = PayloadArena()
+            return self._arena.put(blobs)
+        except OSError:
+            return None
+
+    def _send_one_ready(self) -> None:
+        """Send the ready chunk with the fewest devices whose products are out."""
+        if not self._ready:
+            return
+        out = {device for flight in self._window if flight.landed is None
+               for device in flight.lent}
+        best = min(range(len(self._ready)), key=lambda k: sum(
+            item.writer_id in out for _, item in self._ready[k]))  # type: ignore[index]
+        self._next.append(self._send(self._ready.pop(best)))
+
+    def _land(self, flight: _Flight) -> None:
+        """Take a chunk's products back (a chunk that raises is taken out of the window
+        first: the drain after the error does not wait for it again; the products lent to
+        it stay out, so no totals are read from this pass) and send a ready chunk."""
+        if self.context is None:
+            raise RecordError("voting entry before the key ceremony closed")
+        try:
+            try:
+                outcome = (flight.pending.result() if isinstance(flight.pending, Future)
+                           else flight.pending)
+            finally:
+                if flight.slot is not None and self._arena is not None:
+                    self._arena.give_back(flight.slot)
+        except BaseException:
+            self._window = self._next + [self._send(c) for c in self._ready or []]
+            self._next, self._ready = [], None
+            raise
+        self.aggregate.merge(self.context.group, outcome.partial, len(flight.lent))
+        flight.landed = outcome
+        self._send_one_ready()
+
+    def _poll(self) -> None:
+        """Without waiting: take back the chunks in flight that are back; once all are."""
+        for flight in self._window:
+            if flight.landed is None and flight.back():
+                self._land(flight)
+        if all(flight.landed is not None for flight in self._window):
+            self._settle()
+
+    def _settle(self) -> None:
+        """Take back the window in flight, chunk by chunk as they come, each making room
+        for one of the ready window's; send the rest of the ready window; then apply the
+        landed window's outcomes, in ledger order."""
+        waiting = [flight for flight in self._window if flight.landed is None]
+        while waiting:
+            futures = [f.pending for f in waiting if isinstance(f.pending, Future)]
+            if len(futures) == len(waiting):
+                wait(futures, return_when=FIRST_COMPLETED)
+            for flight in [f for f in waiting if f.back()]:
+                waiting.remove(flight)
+                self._land(flight)
+        landed = [(result, item) for flight in self._window if flight.landed is not None
+                  for result, item in zip(flight.landed.outcomes, flight.queued, strict=True)]
+        self._window = self._next + [self._send(chunk) for chunk in self._ready or []]
+        self._next, self._ready = [], None
         landed.sort(key=lambda pair: pair[1].index)
         for result, item in landed:
             self._apply(result, item)
@@ -683,7 +774,7 @@ class RecordVerifier:
         if not self.fast:
             return
         self._close_window()
-        while self._in_flight or self._ready is not None:
+        while self._window or self._ready is not None:
             self._settle()
 
     def _insert_finding(self, item: _Queued, finding: Finding) -> None:

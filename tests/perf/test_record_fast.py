@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
@@ -100,9 +101,13 @@ def _all_ways(election: SyntheticElection, entries: list[Entry], pool) -> dict:
     pooled = _run(election, entries, executor=pool, chunk_size=3, in_flight=2,
                   verdicts=VerdictCache())
     cached = _run(election, entries, executor=pool, chunk_size=5)  # the process's verdicts
+    # windows of three chunks: each chunk back makes room for one of the next window's
+    refilled = _run(election, entries, executor=pool, chunk_size=2, in_flight=6,
+                    verdicts=VerdictCache())
     assert inline == reference
     assert pooled == reference
     assert cached == reference
+    assert refilled == reference
     return reference
 
 
@@ -610,6 +615,46 @@ def test_a_chunk_that_fails_is_a_finding_not_a_crash(election, honest, monkeypat
     assert not report.ok
     assert any("chunk 2: a worker's chunk failed" in str(f) for f in report.findings)
     assert report.facts["ledger_entries"] > 0  # the pass ended with its report
+
+
+class _Recording(ProcessPoolExecutor):
+    """A local process pool that notes which function each chunk was sent to."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.functions: list[str] = []
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.functions.append(fn.__name__)
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_local_pool_reads_payloads_from_shared_memory_or_the_pipe_when_there_is_none(
+        election, honest, monkeypatch, tmp_path) -> None:
+    """Chunks for a local process pool go through shared memory (``e2e.arena``); when its
+    space cannot be had, through the pipe: the same report and totals either way, and no
+    file left behind."""
+    import e2e.arena
+
+    monkeypatch.setattr(e2e.arena, "_SHARED_MEMORY", str(tmp_path))
+    reference = _run(election, honest, fast=False)
+    with _Recording() as local:
+        through_memory = _run(election, honest, executor=local, chunk_size=3, in_flight=4,
+                              verdicts=VerdictCache())
+        assert set(local.functions) == {"verify_chunk_in_arena"}
+        assert list(tmp_path.iterdir()) == []
+
+        def no_space(*_: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "posix_fallocate", no_space)
+        local.functions.clear()
+        through_pipe = _run(election, honest, executor=local, chunk_size=3, in_flight=4,
+                            verdicts=VerdictCache())
+        assert set(local.functions) == {"verify_chunk"}
+        assert list(tmp_path.iterdir()) == []
+    assert through_memory == reference
+    assert through_pipe == reference
 
 
 def test_packed_products_of_the_wrong_length_are_refused() -> None:
