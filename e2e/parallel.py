@@ -532,12 +532,15 @@ def verify_chunk_in_arena(context: ElectionContext, tasks: Sequence[BallotTask],
     """``verify_chunk`` of tasks sent without their payloads and lent products, which a
     local verifier wrote into shared memory instead of the pipe (``e2e.arena``): the
     payloads first, then the products (``loans_in_order``)."""
-    blobs = iter(arena_payloads(ref))
+    read = arena_payloads(ref)
+    expected = len(tasks) + sum(len(contests) for _, held in layout for contests in held)
+    if len(read) != expected:
+        raise RecordError(f"a chunk's shared memory holds {len(read)} pieces where its "
+                          f"layout says {expected}", "chunk")
+    blobs = iter(read)
     filled = [replace(task, payload=next(blobs)) for task in tasks]
     loans = {device_id: [{contest: next(blobs) for contest in contests} for contests in held]
              for device_id, held in layout}
-    if next(blobs, None) is not None:
-        raise RecordError("a chunk's shared memory holds more than its layout says", "chunk")
     return verify_chunk(context, filled, loans)
 
 

@@ -99,9 +99,14 @@ def test_a_chunk_reads_its_payloads_and_lent_products_back_as_they_went_in(
         assert [task.payload for task in filled] == [b"first", b"second"]
         assert [(task.index, task.verified) for task in filled] == [(7, True), (9, True)]
         assert read == loans
-        # a slot holding more than the chunk's layout says is refused, not half-read
+        # a slot holding more or fewer pieces than the chunk's layout says is refused,
+        # not half-read
         longer = arena.put([b"first", b"second", *blobs, b"stray"])
-        with pytest.raises(RecordError, match="more than its layout says"):
+        with pytest.raises(RecordError, match="holds 7 pieces where its layout says 6"):
             verify_chunk_in_arena(None, tasks, longer, layout)
+        shorter = arena.put([b"first", b"second", *blobs[:-1]])
+        with pytest.raises(RecordError, match="holds 5 pieces where its layout says 6"):
+            verify_chunk_in_arena(None, tasks, shorter, layout)
+        assert len(seen) == 1
     finally:
         arena.close()
