@@ -33,7 +33,8 @@ All on the standard 4096-bit group, ballots of 10 contests × 4 candidates, vote
   process pool of 2 workers) and then, in the same process, the tally — the pass every
   trustee runs, reusing this process's verdicts (``tally_pass_*``) — then the decryption
   by 2 of 3 trustees (``tally_*`` covers both); wall time, CPU and peak memory (main
-  process and each worker, VmHWM);
+  process and each worker, VmHWM; and the whole job's — main and workers together, the
+  sum of their proportional set sizes, sampled 5 times a second: ``tally_peak_job_pss_mib``);
 * Dask: the 10^3 record verified on a local cluster of 1, 2 and 4 worker processes.
 """
 
@@ -46,6 +47,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -90,6 +92,58 @@ def _disk_read_mib() -> float:
 def _reset_hwm(pid: int | str = "self") -> None:
     with contextlib.suppress(OSError):  # not Linux: the peak then covers both passes
         Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def _pss_kib(pid: int | str) -> tuple[int, int]:
+    """(Pss, Pss_Shmem) of a process in KiB (/proc/PID/smaps_rollup): its resident pages,
+    each shared page counted once across the processes sharing it, not once in each."""
+    pss = shmem = 0
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1])
+            elif line.startswith("Pss_Shmem:"):
+                shmem = int(line.split()[1])
+    return pss, shmem
+
+
+class JobMemory:
+    """The peak memory of a whole job — this process and its workers together — sampled
+    every ``interval`` seconds from ``start`` to ``stop``.
+
+    Per-process peaks (VmHWM) count the pages shared by the processes (libraries, the
+    shared-memory chunks of ``e2e.arena``) once in each; the sum of proportional set
+    sizes counts each page once, so it is what the machine gives the job. A sample is
+    taken at the end too, so a job shorter than ``interval`` is still measured."""
+
+    def __init__(self, pids: list[int], interval: float = 0.2) -> None:
+        self._pids: list[int | str] = ["self", *pids]
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-memory", daemon=True)
+        self.peak_kib = 0
+        self.at_peak: dict[str, int] = {}  # the peak's sample: main, workers, shared memory
+
+    def start(self) -> JobMemory:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        sizes = [_pss_kib(pid) for pid in self._pids]
+        total = sum(pss for pss, _ in sizes)
+        if total > self.peak_kib:
+            self.peak_kib = total
+            self.at_peak = {"main": sizes[0][0], "workers": sum(pss for pss, _ in sizes[1:]),
+                            "shared_memory": sum(shmem for _, shmem in sizes)}
 
 
 # --- records --------------------------------------------------------------------------------
@@ -227,6 +281,7 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
             key_shares = {i: script.key_share(i) for i in (1, 3)}
             for pid in ["self", *pids]:
                 _reset_hwm(pid)
+            job = JobMemory(pids).start()
             started, cpu = time.perf_counter(), time.process_time()
             read_before = _disk_read_mib()
             again = fresh_verifier()
@@ -255,10 +310,15 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
             if pids:
                 result["tally_workers_cpu_s"] = round(sum(_cpu_s(p) for p in pids)
                                                       - worker_cpu, 1)
+            job.stop()
             result["tally_peak_main_mib"] = round(_hwm_kib() / 1024, 1)
             if pids:
                 result["tally_peak_worker_mib"] = round(
                     max(_hwm_kib(p) for p in pids) / 1024, 1)
+            if pids:  # (a Dask cluster's workers are not this process's children)
+                result["tally_peak_job_pss_mib"] = round(job.peak_kib / 1024, 1)
+                result["tally_job_pss_at_peak_mib"] = {
+                    part: round(kib / 1024, 1) for part, kib in job.at_peak.items()}
             result["tally_votes"] = sum(n for _, _, _, n in counts)
             repeats = []
             for _ in range(repeat):
