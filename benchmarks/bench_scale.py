@@ -281,7 +281,8 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
             key_shares = {i: script.key_share(i) for i in (1, 3)}
             for pid in ["self", *pids]:
                 _reset_hwm(pid)
-            job = JobMemory(pids).start()
+            # (a Dask cluster's workers are not this process's children: nothing to sum)
+            job = JobMemory(pids).start() if pids else None
             started, cpu = time.perf_counter(), time.process_time()
             read_before = _disk_read_mib()
             again = fresh_verifier()
@@ -310,12 +311,11 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
             if pids:
                 result["tally_workers_cpu_s"] = round(sum(_cpu_s(p) for p in pids)
                                                       - worker_cpu, 1)
-            job.stop()
             result["tally_peak_main_mib"] = round(_hwm_kib() / 1024, 1)
-            if pids:
+            if job is not None:
+                job.stop()
                 result["tally_peak_worker_mib"] = round(
                     max(_hwm_kib(p) for p in pids) / 1024, 1)
-            if pids:  # (a Dask cluster's workers are not this process's children)
                 result["tally_peak_job_pss_mib"] = round(job.peak_kib / 1024, 1)
                 result["tally_job_pss_at_peak_mib"] = {
                     part: round(kib / 1024, 1) for part, kib in job.at_peak.items()}
