@@ -94,17 +94,38 @@ def _reset_hwm(pid: int | str = "self") -> None:
         Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def _pss_kib(pid: int | str) -> tuple[int, int]:
-    """(Pss, Pss_Shmem) of a process in KiB (/proc/PID/smaps_rollup): its resident pages,
-    each shared page counted once across the processes sharing it, not once in each."""
-    pss = shmem = 0
+_SHM = "/dev/shm/"  # only read: which mapped files live in shared memory
+
+
+def _pss_kib(pid: int | str) -> tuple[int, dict[str, int]]:
+    """A process's proportional set size in KiB (/proc/PID/smaps) without its mappings of
+    files in shared memory — each page it shares counted once across the processes sharing
+    it, not once in each — and, per shared-memory file it maps, its resident KiB there."""
+    pss, shared = 0, {}
+    path = ""
     with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                pss = int(line.split()[1])
-            elif line.startswith("Pss_Shmem:"):
-                shmem = int(line.split()[1])
-    return pss, shmem
+        for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+            if line[:1] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
+                fields = line.split(maxsplit=5)
+                path = fields[5] if len(fields) == 6 else ""
+            elif line.startswith("Pss:") and not path.startswith(_SHM):
+                pss += int(line.split()[1])
+            elif line.startswith("Rss:") and path.startswith(_SHM):
+                shared[path] = shared.get(path, 0) + int(line.split()[1])
+    return pss, shared
+
+
+def _shared_kib(mapped: dict[str, int]) -> int:
+    """The shared-memory files the job maps, each counted once, at the space allocated to
+    it (``e2e.arena`` reserves a slot's whole size: pages no process has touched are
+    still the machine's); a file removed while still mapped, at its most resident."""
+    total = 0
+    for path, resident in mapped.items():
+        try:
+            total += os.stat(path).st_blocks // 2
+        except OSError:  # "… (deleted)"
+            total += resident
+    return total
 
 
 class JobMemory:
@@ -113,8 +134,11 @@ class JobMemory:
 
     Per-process peaks (VmHWM) count the pages shared by the processes (libraries, the
     shared-memory chunks of ``e2e.arena``) once in each; the sum of proportional set
-    sizes counts each page once, so it is what the machine gives the job. A sample is
-    taken at the end too, so a job shorter than ``interval`` is still measured."""
+    sizes counts each page once, so it is what the machine gives the job — with the
+    shared-memory files the job maps counted apart, at their allocated size
+    (``_shared_kib``). ``at_peak`` splits the peak: main and workers without shared
+    memory, and the shared memory. A sample is taken at the end too, so a job shorter
+    than ``interval`` is still measured."""
 
     def __init__(self, pids: list[int], interval: float = 0.2) -> None:
         self._pids: list[int | str] = ["self", *pids]
@@ -139,11 +163,16 @@ class JobMemory:
 
     def _sample(self) -> None:
         sizes = [_pss_kib(pid) for pid in self._pids]
-        total = sum(pss for pss, _ in sizes)
+        mapped: dict[str, int] = {}
+        for _, files in sizes:
+            for path, resident in files.items():
+                mapped[path] = max(resident, mapped.get(path, 0))
+        shared = _shared_kib(mapped)
+        total = sum(pss for pss, _ in sizes) + shared
         if total > self.peak_kib:
             self.peak_kib = total
             self.at_peak = {"main": sizes[0][0], "workers": sum(pss for pss, _ in sizes[1:]),
-                            "shared_memory": sum(shmem for _, shmem in sizes)}
+                            "shared_memory": shared}
 
 
 # --- records --------------------------------------------------------------------------------

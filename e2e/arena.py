@@ -14,8 +14,12 @@ workers map, and sends only where each payload lies (``ArenaRef``).
   their space is reserved when they grow (``posix_fallocate``), so a full ``/dev/shm``
   is an ``OSError`` at that point — the caller then sends that chunk through the pipe —
   never a ``SIGBUS`` in the middle of a write.
-* A worker keeps the few files it has mapped most recently (``payloads``): a verifier's
-  slots are reused chunk after chunk, and a finished verifier's files are let go.
+* A worker keeps the few files it has mapped most recently (``payloads``,
+  ``ChunkPieces``): a verifier's slots are reused chunk after chunk. When it maps a new
+  file, it lets go of those already removed (a finished verifier's), whose pages would
+  otherwise stay allocated for as long as they are mapped.
+* A worker copies a payload out of its slot when its task's turn comes
+  (``ChunkPieces``), not the whole chunk's first.
 
 Nothing secret passes here: payloads are ledger entries, public bytes.
 """
@@ -30,8 +34,9 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
-__all__ = ["ArenaRef", "PayloadArena", "payloads"]
+__all__ = ["ArenaRef", "ChunkPieces", "PayloadArena", "payloads"]
 
 _GRAIN = 1 << 22  # slots grow in steps of 4 MiB
 _SHARED_MEMORY = "/dev/shm"  # noqa: S108 - only as mkdtemp's parent (a 0700 directory)
@@ -141,12 +146,15 @@ _MAPPED: OrderedDict[str, tuple[int, mmap.mmap]] = OrderedDict()
 _MAPPED_KEPT = 8
 
 
-def payloads(ref: ArenaRef) -> list[bytes]:
-    """A chunk's payloads, read out of its slot (in a worker process)."""
+def _mapping(ref: ArenaRef) -> mmap.mmap:
+    """The worker's mapping of a chunk's slot (mapped again when the slot has grown)."""
     held = _MAPPED.get(ref.path)
     if held is None or held[0] < ref.size:
         if held is not None:
             held[1].close()
+        else:  # a new file: a finished verifier's removed slots are let go of first
+            for path in [path for path in _MAPPED if not os.path.exists(path)]:
+                _MAPPED.pop(path)[1].close()
         descriptor = os.open(ref.path, os.O_RDONLY)
         try:
             held = (ref.size, mmap.mmap(descriptor, ref.size, prot=mmap.PROT_READ))
@@ -156,5 +164,34 @@ def payloads(ref: ArenaRef) -> list[bytes]:
         while len(_MAPPED) > _MAPPED_KEPT:
             _MAPPED.popitem(last=False)[1][1].close()
     _MAPPED.move_to_end(ref.path)
-    mapped = held[1]
-    return [mapped[start:end] for start, end in ref.spans]
+    return held[1]
+
+
+def payloads(ref: ArenaRef) -> list[bytes]:
+    """A chunk's payloads, read out of its slot (in a worker process)."""
+    return list(ChunkPieces(ref))
+
+
+class ChunkPieces(Sequence[bytes]):
+    """A chunk's pieces in its slot, each copied out only when it is read (in a worker
+    process): a worker that takes them one at a time holds one, not the chunk's all."""
+
+    __slots__ = ("_ref",)
+
+    def __init__(self, ref: ArenaRef) -> None:
+        self._ref = ref
+
+    def __len__(self) -> int:
+        return len(self._ref.spans)
+
+    @overload
+    def __getitem__(self, k: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[bytes]: ...
+
+    def __getitem__(self, k: int | slice) -> bytes | list[bytes]:
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        start, end = self._ref.spans[k]
+        return _mapping(self._ref)[start:end]

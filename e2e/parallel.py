@@ -38,8 +38,7 @@ from typing import Any, TypeVar
 
 from gmpy2 import mpz
 
-from e2e.arena import ArenaRef
-from e2e.arena import payloads as arena_payloads
+from e2e.arena import ArenaRef, ChunkPieces
 from e2e.ballot import (
     EncryptedBallot,
     MarkedBallot,
@@ -53,6 +52,7 @@ from e2e.encoding import parse_json_object
 from e2e.errors import PaperchainError, RecordError, UsageError
 from e2e.fixedbase import prepare
 from e2e.ledger.types import EntryType
+from e2e.memory import return_freed_memory
 from e2e.voting import (
     COMPACT_MAGIC,
     BallotHeader,
@@ -450,12 +450,29 @@ def _compact_rows(context: ElectionContext, payload: bytes, *, proofs: bool
     return header, rows
 
 
+_last_phase: bool | None = None  # this process's previous chunk: with proofs to check?
+
+
+def _phase(checks_proofs: bool) -> None:
+    """A chunk of the other kind than this process's previous one (with proofs to check,
+    or only ciphertexts to multiply) starts another phase: the free pages the last one
+    left in the heaps go back to the system first (``e2e.memory``)."""
+    global _last_phase
+    if _last_phase is not None and _last_phase != checks_proofs:
+        return_freed_memory()
+    _last_phase = checks_proofs
+
+
 def verify_chunk(context: ElectionContext, tasks: Sequence[BallotTask],
-                 loans: Mapping[str, Sequence[Packed]] | None = None) -> ChunkOutcome:
+                 loans: Mapping[str, Sequence[Packed]] | None = None,
+                 payload_of: Callable[[int], bytes] | None = None) -> ChunkOutcome:
     """The per-ballot cryptography of a run of entries (runs in a worker); see above.
 
     ``loans``: devices' running products to multiply this chunk's counted ballots into
     (``PartialAggregate.lent``); the outcome's partial returns all of them.
+    ``payload_of``: where task k's payload is read when its turn comes (shared memory,
+    ``verify_chunk_in_arena``), instead of ``task.payload``: a tally chunk's worker then
+    holds one payload at a time, not the chunk's copy of them all.
 
     Fresh cast ballots are decoded and verified as one batch (``check_cast_payloads``:
     same verdict and words as the simple path); challenged ones by the checked decoder,
@@ -463,19 +480,24 @@ def verify_chunk(context: ElectionContext, tasks: Sequence[BallotTask],
     """
     group = context.group
     width = group.p_bytes
-    fresh = [t for t in tasks if t.kind == EntryType.BALLOT and not t.verified]
-    checked = iter(check_cast_payloads(context, [(t.payload, t.where) for t in fresh]))
+    read = payload_of if payload_of is not None else (lambda k: tasks[k].payload)
+    fresh = [(read(k), t.where) for k, t in enumerate(tasks)
+             if t.kind == EntryType.BALLOT and not t.verified]
+    _phase(any(not task.verified for task in tasks))
+    checked = iter(check_cast_payloads(context, fresh))
+    del fresh
     partial = PartialAggregate.lent(group.p, width, loans)
     outcomes = []
-    for task in tasks:
+    for k, task in enumerate(tasks):
         decode_error = verify_error = None
         header = None
         rows: list[tuple[int, list[tuple[mpz, mpz]]]] = []
         paper_id = None
         if task.verified:
-            header, rows = verified_rows(context, task.payload)
+            payload = read(k)
+            header, rows = verified_rows(context, payload)
             if task.kind == EntryType.CHALLENGE:
-                paper_id = bytes.fromhex(parse_json_object(task.payload, "payload")
+                paper_id = bytes.fromhex(parse_json_object(payload, "payload")
                                          ["paper_ballot_id"])
         elif task.kind == EntryType.BALLOT:
             result = next(checked)
@@ -489,7 +511,7 @@ def verify_chunk(context: ElectionContext, tasks: Sequence[BallotTask],
                     verify_error = ErrorInfo.of(result.verify_error)
         else:
             try:
-                challenged = ChallengedBallot.from_payload(task.payload, group, task.where)
+                challenged = ChallengedBallot.from_payload(read(k), group, task.where)
             except PaperchainError as err:
                 decode_error = ErrorInfo.of(err)
             else:
@@ -531,17 +553,17 @@ def verify_chunk_in_arena(context: ElectionContext, tasks: Sequence[BallotTask],
                           ref: ArenaRef, layout: LoanLayout = ()) -> ChunkOutcome:
     """``verify_chunk`` of tasks sent without their payloads and lent products, which a
     local verifier wrote into shared memory instead of the pipe (``e2e.arena``): the
-    payloads first, then the products (``loans_in_order``)."""
-    read = arena_payloads(ref)
+    payloads first, then the products (``loans_in_order``). Each payload is read out when
+    its task's turn comes."""
+    read = ChunkPieces(ref)
     expected = len(tasks) + sum(len(contests) for _, held in layout for contests in held)
     if len(read) != expected:
         raise RecordError(f"a chunk's shared memory holds {len(read)} pieces where its "
                           f"layout says {expected}", "chunk")
-    blobs = iter(read)
-    filled = [replace(task, payload=next(blobs)) for task in tasks]
+    blobs = (read[k] for k in range(len(tasks), expected))
     loans = {device_id: [{contest: next(blobs) for contest in contests} for contests in held]
              for device_id, held in layout}
-    return verify_chunk(context, filled, loans)
+    return verify_chunk(context, tasks, loans, read.__getitem__)
 
 
 # --- bulk encryption -------------------------------------------------------------------

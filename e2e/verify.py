@@ -50,6 +50,7 @@ from e2e.group import GroupParameters, _trusted_p
 from e2e.ledger.entry import GENESIS_PREVIOUS, Entry, decode_envelope, leaf_hash_of
 from e2e.ledger.operator import LedgerState
 from e2e.ledger.types import EntryType
+from e2e.memory import return_freed_memory
 from e2e.official import PhaseNote
 from e2e.parallel import (
     BallotOutcome,
@@ -452,6 +453,7 @@ class RecordVerifier:
                 self._arena.close()
                 self._arena = None
         self._finish(index + 1)
+        return_freed_memory()  # what the pass freed, for the next phase or pass (e2e.memory)
         return self.report
 
     def _envelope(self, index: int, raw: bytes, previous: bytes) -> bytes:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import e2e.arena
 import e2e.parallel
-from e2e.arena import PayloadArena, payloads
+from e2e.arena import ChunkPieces, PayloadArena, payloads
 from e2e.errors import RecordError
 from e2e.parallel import BallotTask, loans_in_order, verify_chunk_in_arena
 
@@ -90,14 +90,15 @@ def test_a_chunk_reads_its_payloads_and_lent_products_back_as_they_went_in(
              BallotTask(9, "ballot", b"", "ledger entry 9", verified=True)]
     seen = []
     monkeypatch.setattr(e2e.parallel, "verify_chunk",
-                        lambda context, tasks, loans: seen.append((tasks, loans)))
+                        lambda context, tasks, loans, payload_of: seen.append(
+                            (tasks, loans, payload_of)))
     layout, blobs = loans_in_order(loans)
     arena = PayloadArena()
     try:
         verify_chunk_in_arena(None, tasks, arena.put([b"first", b"second", *blobs]), layout)
-        [(filled, read)] = seen
-        assert [task.payload for task in filled] == [b"first", b"second"]
-        assert [(task.index, task.verified) for task in filled] == [(7, True), (9, True)]
+        [(given, read, payload_of)] = seen
+        assert given == tasks  # the payloads are read from the slot, task by task
+        assert [payload_of(k) for k in range(len(given))] == [b"first", b"second"]
         assert read == loans
         # a slot holding more or fewer pieces than the chunk's layout says is refused,
         # not half-read
@@ -110,3 +111,32 @@ def test_a_chunk_reads_its_payloads_and_lent_products_back_as_they_went_in(
         assert len(seen) == 1
     finally:
         arena.close()
+
+
+def test_pieces_are_read_out_one_at_a_time_by_position() -> None:
+    arena = PayloadArena()
+    try:
+        ref = arena.put([b"first", b"", b"third"])
+        pieces = ChunkPieces(ref)
+        assert len(pieces) == 3
+        assert (pieces[0], pieces[1], pieces[-1]) == (b"first", b"", b"third")
+        assert pieces[1:] == [b"", b"third"]
+        assert list(pieces) == payloads(ref) == [b"first", b"", b"third"]
+        with pytest.raises(IndexError):
+            pieces[3]
+    finally:
+        arena.close()
+
+
+def test_a_worker_lets_go_of_a_finished_verifiers_slots_when_it_maps_a_new_one() -> None:
+    finished, live = PayloadArena(), PayloadArena()
+    try:
+        old = [finished.put([b"old ballot"]) for _ in range(3)]  # three slots in flight
+        for ref in old:
+            payloads(ref)
+        finished.close()  # its files are removed; a worker's mappings would keep their pages
+        assert all(ref.path in e2e.arena._MAPPED for ref in old)
+        assert payloads(live.put([b"new ballot"])) == [b"new ballot"]
+        assert not any(ref.path in e2e.arena._MAPPED for ref in old)
+    finally:
+        live.close()

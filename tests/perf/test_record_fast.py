@@ -665,3 +665,26 @@ def test_packed_products_of_the_wrong_length_are_refused() -> None:
     assert e2e.parallel.unpack_products(packed, 2) == products
     with pytest.raises(RecordError, match="contest 3's products are 7 bytes"):
         e2e.parallel.unpack_products({3: packed[3][:7]}, 2)
+
+
+def test_freed_memory_is_returned_after_each_pass_and_at_a_chunk_of_the_other_kind(
+        election, honest, monkeypatch) -> None:
+    """``e2e.memory``: once at the end of every pass, and once in a chunk's process where its
+    chunks change kind (proofs to check → ciphertexts to multiply): never per chunk."""
+    calls: list[str] = []
+    monkeypatch.setattr(e2e.parallel, "return_freed_memory", lambda: calls.append("chunk"))
+    monkeypatch.setattr(e2e.verify, "return_freed_memory", lambda: calls.append("pass"))
+    monkeypatch.setattr(e2e.parallel, "_last_phase", None)
+    verdicts = VerdictCache()
+    envelopes = list(envelopes_of(honest))
+
+    def one_pass() -> None:
+        assert RecordVerifier(election.election_id, allow_test_group=True, executor=None,
+                              chunk_size=2, verdicts=verdicts).run(envelopes).ok
+
+    one_pass()  # a verification: many chunks, every one with proofs
+    assert calls == ["pass"]
+    one_pass()  # the tally's pass: its first chunk of ciphertexts alone changes the phase
+    assert calls == ["pass", "chunk", "pass"]
+    one_pass()
+    assert calls == ["pass", "chunk", "pass", "pass"]
