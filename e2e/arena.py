@@ -14,10 +14,10 @@ workers map, and sends only where each payload lies (``ArenaRef``).
   their space is reserved when they grow (``posix_fallocate``), so a full ``/dev/shm``
   is an ``OSError`` at that point — the caller then sends that chunk through the pipe —
   never a ``SIGBUS`` in the middle of a write.
-* A worker keeps the few files it has mapped most recently (``payloads``,
-  ``ChunkPieces``): a verifier's slots are reused chunk after chunk. When it maps a new
-  file, it lets go of those already removed (a finished verifier's), whose pages would
-  otherwise stay allocated for as long as they are mapped.
+* A worker keeps the few files it has mapped most recently (``ChunkPieces``): a
+  verifier's slots are reused chunk after chunk. When it maps a new file, it lets go of
+  those already removed (a finished verifier's), whose pages would otherwise stay
+  allocated for as long as they are mapped.
 * A worker copies a payload out of its slot when its task's turn comes
   (``ChunkPieces``), not the whole chunk's first.
 
@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import overload
 
-__all__ = ["ArenaRef", "ChunkPieces", "PayloadArena", "payloads"]
+__all__ = ["ArenaRef", "ChunkPieces", "PayloadArena"]
 
 _GRAIN = 1 << 22  # slots grow in steps of 4 MiB
 _SHARED_MEMORY = "/dev/shm"  # noqa: S108 - only as mkdtemp's parent (a 0700 directory)
@@ -165,11 +165,6 @@ def _mapping(ref: ArenaRef) -> mmap.mmap:
             _MAPPED.popitem(last=False)[1][1].close()
     _MAPPED.move_to_end(ref.path)
     return held[1]
-
-
-def payloads(ref: ArenaRef) -> list[bytes]:
-    """A chunk's payloads, read out of its slot (in a worker process)."""
-    return list(ChunkPieces(ref))
 
 
 class ChunkPieces(Sequence[bytes]):

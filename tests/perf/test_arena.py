@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import e2e.arena
 import e2e.parallel
-from e2e.arena import ChunkPieces, PayloadArena, payloads
+from e2e.arena import ChunkPieces, PayloadArena
 from e2e.errors import RecordError
 from e2e.parallel import BallotTask, loans_in_order, verify_chunk_in_arena
 
@@ -26,7 +26,7 @@ def test_chunks_read_back_exactly_what_was_put(chunks: list[list[bytes]]) -> Non
         refs = [arena.put(chunk) for chunk in chunks]  # all in flight at once
         assert len({ref.path for ref in refs}) == len(refs)
         for ref, chunk in zip(refs, chunks, strict=True):
-            assert payloads(ref) == chunk
+            assert list(ChunkPieces(ref)) == chunk
     finally:
         arena.close()
 
@@ -39,17 +39,17 @@ def test_a_slot_is_written_again_only_once_given_back_and_grows_as_needed() -> N
         assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
         second = arena.put([b"xyz"])
         assert second.path != first.path  # the first chunk may still be read
-        assert payloads(first) == [b"abc", b"", b"defg"]
+        assert list(ChunkPieces(first)) == [b"abc", b"", b"defg"]
         arena.give_back(first)
         third = arena.put([b"123"])
         assert third.path == first.path
-        assert payloads(third) == [b"123"]
+        assert list(ChunkPieces(third)) == [b"123"]
         arena.give_back(third)
         big = [os.urandom(3 << 20), os.urandom(3 << 20)]  # past the slot's 4 MiB
         grown = arena.put(big)
         assert grown.path == first.path
         assert grown.size > first.size
-        assert payloads(grown) == big  # the reader maps the slot again at its new size
+        assert list(ChunkPieces(grown)) == big  # the reader maps the slot again at its new size
     finally:
         arena.close()
     assert not os.path.exists(directory)
@@ -67,7 +67,7 @@ def test_a_full_shared_memory_is_an_os_error_at_put_and_the_slot_stays_usable(
             with pytest.raises(OSError, match="No space left"):
                 arena.put([b"x" * 10])
         ref = arena.put([b"y" * 10])
-        assert payloads(ref) == [b"y" * 10]
+        assert list(ChunkPieces(ref)) == [b"y" * 10]
     finally:
         arena.close()
 
@@ -76,7 +76,7 @@ def test_a_worker_keeps_few_files_mapped() -> None:
     arenas = [PayloadArena() for _ in range(e2e.arena._MAPPED_KEPT + 3)]
     try:
         for arena in arenas:
-            payloads(arena.put([b"ballot"]))
+            list(ChunkPieces(arena.put([b"ballot"])))
         assert len(e2e.arena._MAPPED) <= e2e.arena._MAPPED_KEPT
     finally:
         for arena in arenas:
@@ -121,7 +121,7 @@ def test_pieces_are_read_out_one_at_a_time_by_position() -> None:
         assert len(pieces) == 3
         assert (pieces[0], pieces[1], pieces[-1]) == (b"first", b"", b"third")
         assert pieces[1:] == [b"", b"third"]
-        assert list(pieces) == payloads(ref) == [b"first", b"", b"third"]
+        assert list(pieces) == [b"first", b"", b"third"]
         with pytest.raises(IndexError):
             pieces[3]
     finally:
@@ -133,10 +133,10 @@ def test_a_worker_lets_go_of_a_finished_verifiers_slots_when_it_maps_a_new_one()
     try:
         old = [finished.put([b"old ballot"]) for _ in range(3)]  # three slots in flight
         for ref in old:
-            payloads(ref)
+            list(ChunkPieces(ref))
         finished.close()  # its files are removed; a worker's mappings would keep their pages
         assert all(ref.path in e2e.arena._MAPPED for ref in old)
-        assert payloads(live.put([b"new ballot"])) == [b"new ballot"]
+        assert list(ChunkPieces(live.put([b"new ballot"]))) == [b"new ballot"]
         assert not any(ref.path in e2e.arena._MAPPED for ref in old)
     finally:
         live.close()
