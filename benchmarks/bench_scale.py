@@ -258,6 +258,7 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
     process's main thread), its statistics written there — to see where a pass's time
     goes at a scale no other run reaches (``--child RECORD 2 - tally PROFILE``)."""
     from e2e.group import STANDARD
+    from e2e.parallel import local_pool
     from e2e.trustee import KeyShare
     from e2e.verdicts import VerdictCache
     from e2e.verify import RecordVerifier
@@ -272,7 +273,7 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
         executor: Any = client.get_executor()
         in_flight = 2 * workers
     else:
-        executor = ProcessPoolExecutor(max_workers=workers)
+        executor = local_pool(workers)  # as the verifier's own pool (e2e.parallel)
         in_flight = 2 * workers
     verdicts = VerdictCache()
 

@@ -22,7 +22,6 @@ import argparse
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,11 +41,12 @@ def main() -> int:
 
     import e2e.ballot
     from e2e.ledger.entry import Entry
+    from e2e.parallel import local_pool
     from e2e.verdicts import VerdictCache
     from e2e.verify import RecordVerifier
     from tests.perf.ledgers import read_envelopes
 
-    executor = ProcessPoolExecutor(max_workers=2)
+    executor = local_pool(2)
     verdicts = VerdictCache()
 
     def tally_pass() -> RecordVerifier:

@@ -21,7 +21,6 @@ import os
 import sys
 import time
 import tracemalloc
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 
@@ -33,6 +32,7 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(args.root))
     import e2e.verify
+    from e2e.parallel import local_pool
     from e2e.verdicts import VerdictCache
     from e2e.verify import RecordVerifier
     from tests.perf.ledgers import read_envelopes
@@ -42,7 +42,7 @@ def main() -> int:
         verdicts = VerdictCache(memory_limit=args.bound)  # type: ignore[call-arg]
     else:
         verdicts = VerdictCache()
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    with local_pool(2) as pool:
         for future in [pool.submit(os.getpid) for _ in range(4)]:  # workers exist, untraced
             future.result()
         tracemalloc.start(5)

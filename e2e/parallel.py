@@ -52,7 +52,7 @@ from e2e.encoding import parse_json_object
 from e2e.errors import PaperchainError, RecordError, UsageError
 from e2e.fixedbase import prepare
 from e2e.ledger.types import EntryType
-from e2e.memory import return_freed_memory
+from e2e.memory import return_freed_memory, share_inherited_memory
 from e2e.voting import (
     COMPACT_MAGIC,
     BallotHeader,
@@ -77,6 +77,7 @@ __all__ = [
     "fold_products",
     "link_chain",
     "loans_in_order",
+    "local_pool",
     "make_executor",
     "pack_products",
     "shared_executor",
@@ -107,7 +108,15 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> E
             raise UsageError(f"cannot use the Dask scheduler at {scheduler!r}: "
                              f"{str(err)[:200] or type(err).__name__}") from None
         return client.get_executor()
-    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+    return local_pool(workers)
+
+
+def local_pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """A pool of ``workers`` local processes (default: one per CPU), each of which first
+    keeps what it inherited from this process out of garbage collection, so that those
+    pages stay shared instead of being copied into each worker (``e2e.memory``)."""
+    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
+                               initializer=share_inherited_memory)
 
 
 # Workers are forked (Linux's default), not spawned: a spawned worker re-imports the
@@ -139,7 +148,7 @@ def shared_executor() -> Executor:
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
+            _shared = local_pool()
             atexit.register(_shared.shutdown, cancel_futures=True)
         return _shared
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import platform
 from pathlib import Path
@@ -36,3 +37,55 @@ def test_without_malloc_trim_nothing_is_returned_and_nothing_fails(monkeypatch) 
     import e2e.memory
     monkeypatch.setattr(e2e.memory, "_malloc_trim", lambda: None)
     assert return_freed_memory() is False
+
+
+def _private_dirty_bytes() -> int:
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        if line.startswith("Private_Dirty:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no Private_Dirty in smaps_rollup")
+
+
+def _copied_by_a_full_collection() -> int:
+    """In a worker: how much memory a full garbage collection made its own."""
+    import gc
+    before = _private_dirty_bytes()
+    gc.collect()
+    return _private_dirty_bytes() - before
+
+
+def _frozen_objects() -> int:
+    import gc
+    return gc.get_freeze_count()
+
+
+def test_the_verifiers_pools_leave_inherited_objects_out_of_collection() -> None:
+    from e2e.parallel import local_pool, make_executor, shared_executor
+    with local_pool(1) as pool:
+        assert pool.submit(_frozen_objects).result() > 0
+    with make_executor(1) as pool:  # what --workers and the benchmarks start
+        assert pool.submit(_frozen_objects).result() > 0
+    # the process-wide pool RecordVerifier uses by default
+    assert shared_executor().submit(_frozen_objects).result() > 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists()
+                    or multiprocessing.get_all_start_methods()[0] != "fork",
+                    reason="workers forked; private memory read from /proc")
+def test_a_workers_collections_do_not_copy_what_it_inherited() -> None:
+    # 400,000 small lists (≈ 40 MB of objects the collector tracks), made before the
+    # workers fork: a plain pool's worker copies their pages into its own memory at its
+    # first full collection; a local_pool worker leaves them shared with this process.
+    from concurrent.futures import ProcessPoolExecutor
+
+    from e2e.parallel import local_pool
+    inherited = [[i] for i in range(400_000)]
+    with ProcessPoolExecutor(max_workers=1) as plain:
+        copied_plain = plain.submit(_copied_by_a_full_collection).result()
+    with local_pool(1) as pool:
+        copied_frozen = pool.submit(_copied_by_a_full_collection).result()
+    # the effect is there to be avoided (≈ 50 MiB here) ...
+    assert copied_plain > 20 * 2**20, f"plain pool's worker copied {copied_plain} bytes"
+    # ... and is avoided (≈ 0)
+    assert copied_frozen < 4 * 2**20, f"local_pool's worker copied {copied_frozen} bytes"
+    assert len(inherited) == 400_000
