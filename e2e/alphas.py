@@ -71,6 +71,15 @@ class AlphaRegistry:
         self._lock = threading.Lock()
         self._db.execute("BEGIN")
 
+    def release_memory(self) -> None:
+        """Commit, then let SQLite free its page cache: between passes. A later pass reads
+        back only the pages it needs — a tally pass, the ``ballots`` rows in index order."""
+        with self._lock:
+            self._db.execute("COMMIT")
+            self._db.execute("PRAGMA shrink_memory")
+            self._db.execute("BEGIN")
+            self._pending = 0
+
     def close(self) -> None:
         try:
             self._db.close()

@@ -85,6 +85,13 @@ class _DiskStore:
     def keys(self) -> list[bytes]:
         return [bytes(row[0]) for row in self.db.execute("SELECT k FROM keys")]
 
+    def release_memory(self) -> None:
+        """Commit, then let SQLite free its page cache (read back from the file as needed)."""
+        self.db.execute("COMMIT")
+        self.db.execute("PRAGMA shrink_memory")
+        self.db.execute("BEGIN")
+        self._pending = 0
+
     def close(self) -> None:
         if os.getpid() == self.owner:
             self.db.close()
@@ -167,6 +174,14 @@ class KeySet:
             disk = self._store(create=False)
             held = [*(disk.keys() if disk is not None else []), *self._memory]
         return iter(held)
+
+    def release_memory(self) -> None:
+        """Free the page cache of this process's store, if it has one: a pass over, the
+        keys stay where they are and the next pass reads only the pages it needs."""
+        with self._lock:
+            disk = self._store(create=False)
+            if disk is not None:
+                disk.release_memory()
 
     def clear(self) -> None:
         with self._lock:

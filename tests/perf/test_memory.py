@@ -1,10 +1,12 @@
-"""Freed memory goes back to the operating system where a run changes phase (``e2e.memory``)."""
+"""Memory the processes of a run hold (``e2e.memory``): freed memory given back where a run
+changes phase, inherited memory kept shared, SQLite page caches let go of between passes."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,68 @@ def test_a_workers_collections_do_not_copy_what_it_inherited() -> None:
     # ... and is avoided (≈ 0)
     assert copied_frozen < 4 * 2**20, f"local_pool's worker copied {copied_frozen} bytes"
     assert len(inherited) == 400_000
+
+
+def test_a_key_set_keeps_every_key_when_its_page_cache_goes() -> None:
+    from e2e.scratch import KeySet
+    codes = KeySet(1)
+    codes.release_memory()  # nothing on disk yet: nothing to do
+    for n in range(300):
+        codes.add(n.to_bytes(4, "big"))
+    codes.release_memory()
+    assert all(n.to_bytes(4, "big") in codes for n in range(300))
+    for n in range(250, 400):  # adds after the release: new keys and keys already held
+        codes.add(n.to_bytes(4, "big"))
+    assert len(codes) == 400
+    assert sorted(codes) == [n.to_bytes(4, "big") for n in range(400)]
+
+
+def test_the_alpha_registry_keeps_its_answers_when_its_page_cache_goes() -> None:
+    from e2e.alphas import AlphaRegistry
+    registry = AlphaRegistry()
+    try:
+        digest = [bytes([n]) * 32 for n in range(6)]
+        assert registry.register(0, b"leaf-0", digest[:3], -1) == 0
+        registry.release_memory()
+        assert registry.known(0, b"leaf-0") == 0
+        assert registry.register(1, b"leaf-1", digest[2:5], 0) == 1  # digest[2] again
+        registry.release_memory()
+        assert registry.known(1, b"leaf-1") == 1
+        assert registry.register(2, b"leaf-2", digest[5:], 1) == 0
+    finally:
+        registry.close()
+
+
+def _sqlite_memory_used() -> Callable[[], int] | None:
+    """SQLite's own count of the memory it holds, when the ``sqlite3`` module runs on
+    the shared library ctypes can load (else None)."""
+    import ctypes
+    import ctypes.util
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    try:
+        used = ctypes.CDLL(name).sqlite3_memory_used
+    except (AttributeError, OSError):
+        return None
+    used.restype = ctypes.c_int64
+    return lambda: int(used())
+
+
+def test_letting_the_page_cache_go_gives_back_sqlites_memory() -> None:
+    import secrets
+
+    from e2e.scratch import KeySet
+    used = _sqlite_memory_used()
+    if used is None:
+        pytest.skip("SQLite's shared library is not loadable here")
+    before = used()
+    codes = KeySet(1)
+    for _ in range(100_000):  # ≈ 4.5 MB of keys on disk, their pages in the cache
+        codes.add(secrets.token_bytes(32))
+    filled = used()
+    if filled - before < 2 * 2**20:
+        pytest.skip("this Python's sqlite3 does not use the shared library ctypes loads")
+    codes.release_memory()
+    assert filled - used() > 2 * 2**20
+    assert len(codes) == 100_000

@@ -688,3 +688,45 @@ def test_freed_memory_is_returned_after_each_pass_and_at_a_chunk_of_the_other_ki
     assert calls == ["pass", "chunk", "pass"]
     one_pass()
     assert calls == ["pass", "chunk", "pass", "pass"]
+
+
+def test_a_pass_lets_the_page_caches_of_its_on_disk_sets_go(election, honest,
+                                                             monkeypatch) -> None:
+    """At the end of a pass, once: the α registry's and every on-disk set's SQLite page
+    cache (verdicts, cast and challenged codes, spoiled paper IDs) — and the next pass,
+    reading back from disk, still verifies nothing again and counts the same."""
+    import e2e.alphas
+    import e2e.scratch
+    monkeypatch.setattr(e2e.verify, "_CODES_IN_MEMORY", 1)  # every set overflows to disk
+    released: list[str] = []
+    registry_release = e2e.alphas.AlphaRegistry.release_memory
+    store_release = e2e.scratch._DiskStore.release_memory
+
+    def registry_released(self) -> None:
+        released.append("registry")
+        registry_release(self)
+
+    def store_released(self) -> None:
+        released.append(self.path)
+        store_release(self)
+
+    monkeypatch.setattr(e2e.alphas.AlphaRegistry, "release_memory", registry_released)
+    monkeypatch.setattr(e2e.scratch._DiskStore, "release_memory", store_released)
+    verdicts = VerdictCache(memory_limit=1)
+    envelopes = list(envelopes_of(honest))
+    first = RecordVerifier(election.election_id, allow_test_group=True, executor=None,
+                           chunk_size=2, verdicts=verdicts)
+    assert first.run(envelopes).ok
+    stores = {keys._disk.path for keys in (verdicts._keys, first.cast_codes,
+                                           first.challenged_codes, first.spoiled_paper_ids)
+              if keys._disk is not None}
+    assert len(stores) == 4
+    assert released.count("registry") == 1
+    assert sorted(r for r in released if r != "registry") == sorted(stores)
+    second = RecordVerifier(election.election_id, allow_test_group=True, executor=None,
+                            chunk_size=2, verdicts=verdicts)
+    misses = verdicts.misses
+    assert second.run(envelopes).ok
+    assert verdicts.misses == misses  # every verdict found again, read back from disk
+    assert second.aggregate == first.aggregate
+    assert set(second.cast_codes) == set(first.cast_codes)
