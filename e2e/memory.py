@@ -12,7 +12,9 @@ numbers; a tally pass's worker only multiplies) and the verifier's process ≈ 5
 the heaps, a few milliseconds for a hundred MiB, so it runs only where a phase ends, never
 per ballot:
 
-* when a ``RecordVerifier`` pass ends (``e2e.verify``), in the verifier's process;
+* when a ``RecordVerifier`` pass ends (``e2e.verify``), in the verifier's process —
+  right after the SQLite page caches of the α registry and the pass's sets of tracking
+  codes are let go of, so that their pages go back too;
 * when a worker's chunk is of the other kind than its previous one — with proofs to
   check, or only ciphertexts to multiply (``e2e.parallel.verify_chunk``): a worker's
   first tally chunk after a verification.

@@ -66,10 +66,6 @@ class VerdictCache:
     def add(self, key: bytes) -> None:
         self._keys.add(key)
 
-    def release_memory(self) -> None:
-        """Free the on-disk part's page cache (``KeySet.release_memory``)."""
-        self._keys.release_memory()
-
     def clear(self) -> None:
         self._keys.clear()
         self.hits = self.misses = 0

@@ -458,13 +458,15 @@ class RecordVerifier:
         return self.report
 
     def _release_caches(self) -> None:
-        """The pass is over: the SQLite page caches of its on-disk sets go (what they hold
-        stays on disk). Filled by this pass's lookups and inserts, they would otherwise
-        stay full through the next pass, which reads far fewer pages (a tally pass: the
-        α registry's answers in ledger order)."""
+        """The pass is over: the SQLite page caches of the α registry and of this pass's
+        sets of codes go (what they hold stays on disk). Filled by this pass's inserts,
+        they would otherwise stay full through the next pass, which reads few of those
+        pages (a tally pass: the registry's answers, in ledger order; another pass's
+        codes). The verdicts' cache stays: the next pass looks up every verdict, at
+        random, and reading them back from disk cost a 10^5-ballot tally pass 13 s
+        (benchmarks/README.md, run 6)."""
         if self._registry is not None:
             self._registry.release_memory()
-        self._verdicts.release_memory()
         for keys in (self.cast_codes, self.challenged_codes, self.spoiled_paper_ids):
             keys.release_memory()
 
