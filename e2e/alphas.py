@@ -36,6 +36,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
+from e2e.scratch import release_page_cache
+
 __all__ = ["AlphaRegistry", "registry_for"]
 
 _RECORD = struct.Struct(">32sq")
@@ -75,9 +77,7 @@ class AlphaRegistry:
         """Commit, then let SQLite free its page cache: between passes. A later pass reads
         back only the pages it needs — a tally pass, the ``ballots`` rows in index order."""
         with self._lock:
-            self._db.execute("COMMIT")
-            self._db.execute("PRAGMA shrink_memory")
-            self._db.execute("BEGIN")
+            release_page_cache(self._db)
             self._pending = 0
 
     def close(self) -> None:

@@ -36,10 +36,19 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["KeySet"]
+__all__ = ["KeySet", "release_page_cache"]
 
 _CACHE_KIB = 16_384  # per store: a 10^5-ballot run's keys fit (≈ 9 MB of verdicts)
 _COMMIT_EVERY = 4_096
+
+
+def release_page_cache(db: sqlite3.Connection) -> None:
+    """Commit the open transaction of a scratch database (one is always open between
+    statements), let SQLite free its page cache, and open the next transaction: what the
+    database holds stays in its file and is read back as needed."""
+    db.execute("COMMIT")
+    db.execute("PRAGMA shrink_memory")
+    db.execute("BEGIN")
 
 
 def _remove(directory: str, owner: int) -> None:
@@ -86,10 +95,7 @@ class _DiskStore:
         return [bytes(row[0]) for row in self.db.execute("SELECT k FROM keys")]
 
     def release_memory(self) -> None:
-        """Commit, then let SQLite free its page cache (read back from the file as needed)."""
-        self.db.execute("COMMIT")
-        self.db.execute("PRAGMA shrink_memory")
-        self.db.execute("BEGIN")
+        release_page_cache(self.db)
         self._pending = 0
 
     def close(self) -> None:
