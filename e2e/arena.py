@@ -7,13 +7,20 @@ tally pass spent ≈ 11 % of their CPU time on it (benchmarks/README.md). Here t
 writes a chunk's payloads once into a file in shared memory (``/dev/shm``) that the
 workers map, and sends only where each payload lies (``ArenaRef``).
 
-* Each chunk in flight has a slot of its own (a file), given back when its outcome is
-  taken back; a slot grows (never shrinks) to the largest chunk it has held. A slot is
-  written only while no worker reads it.
-* The slots live in a directory of this process's own (mode 0700), removed at ``close``;
-  their space is reserved when they grow (``posix_fallocate``), so a full ``/dev/shm``
-  is an ``OSError`` at that point — the caller then sends that chunk through the pipe —
-  never a ``SIGBUS`` in the middle of a write.
+* A slot is the caller's from ``take`` (or ``put``) until ``give_back``. Payloads are
+  appended to it (``ArenaSlot.append``): the verifier writes each ballot's payload into
+  its window's slot as it queues the ballot, and keeps no copy of its own (it reads one
+  back, ``ArenaSlot.read``, only on a rare path). Bytes once written are never written
+  again while the slot is out: workers may be reading them; appending after them (a
+  chunk's lent products, when it is sent) is safe. A slot grows (never shrinks) to the
+  most it has held.
+* The slots live in a directory of this process's own (mode 0700, its name carrying the
+  process ID), removed at ``close``, when the arena is collected or when the process
+  exits. A process killed outright removes nothing, and ``/dev/shm`` is memory: a new
+  arena first removes the directories of this kind whose process is gone.
+* Slots' space is reserved when they grow (``posix_fallocate``), so a full ``/dev/shm``
+  is an ``OSError`` at that point — the caller then keeps the payloads as bytes and
+  sends them through the pipe — never a ``SIGBUS`` in the middle of a write.
 * A worker keeps the few files it has mapped most recently (``ChunkPieces``): a
   verifier's slots are reused chunk after chunk. When it maps a new file, it lets go of
   those already removed (a finished verifier's), whose pages would otherwise stay
@@ -26,6 +33,7 @@ Nothing secret passes here: payloads are ledger entries, public bytes.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import shutil
@@ -36,9 +44,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import overload
 
-__all__ = ["ArenaRef", "ChunkPieces", "PayloadArena"]
+__all__ = ["ArenaRef", "ArenaSlot", "ChunkPieces", "PayloadArena", "remove_abandoned"]
 
 _GRAIN = 1 << 22  # slots grow in steps of 4 MiB
+_PREFIX = "paperchain-chunks-"  # then its PID namespace, "-", process ID, "-", letters
 _SHARED_MEMORY = "/dev/shm"  # noqa: S108 - only as mkdtemp's parent (a 0700 directory)
 
 
@@ -53,42 +62,43 @@ class ArenaRef:
 
 
 class PayloadArena:
-    """The verifier's side: slots to write chunks' payloads into (see the module)."""
+    """The verifier's side: slots to write payloads into (see the module)."""
 
     def __init__(self) -> None:
-        parent = _SHARED_MEMORY if os.path.isdir(_SHARED_MEMORY) else None
-        self._directory = tempfile.mkdtemp(prefix="paperchain-chunks-", dir=parent)
+        parent = _SHARED_MEMORY if os.path.isdir(_SHARED_MEMORY) else tempfile.gettempdir()
+        remove_abandoned(parent)
+        self._directory = tempfile.mkdtemp(prefix=f"{_own_prefix()}{os.getpid()}-", dir=parent)
         # removed at close, or when the arena is collected or the process exits, whichever
         # comes first
         self._remove = weakref.finalize(self, shutil.rmtree, self._directory, True)
-        self._owned: dict[str, _Slot] = {}  # every slot, by path
-        self._free: list[_Slot] = []
+        self._owned: dict[str, ArenaSlot] = {}  # every slot, by path
+        self._free: list[ArenaSlot] = []
+
+    def take(self) -> ArenaSlot:
+        """A free slot, emptied (made if none is free): the caller's until ``give_back``.
+        Its space is had as payloads are appended (``ArenaSlot.append``)."""
+        slot = self._free.pop() if self._free else self._new_slot()
+        slot.length = 0
+        return slot
 
     def put(self, payloads: Sequence[bytes]) -> ArenaRef:
         """Write a chunk's payloads into a free slot (made or grown as needed); the slot
         is the chunk's until ``give_back``. Raises ``OSError`` when the space cannot be
         had (the caller sends the chunk otherwise)."""
-        need = sum(len(payload) for payload in payloads)
-        slot = self._free.pop() if self._free else self._new_slot()
+        slot = self.take()
         try:
-            slot.fit(need)
+            slot.fit(sum(len(payload) for payload in payloads))
+            spans = [slot.append(payload) for payload in payloads]
         except OSError:
             self._free.append(slot)
             raise
-        spans = []
-        at = 0
-        view = slot.view
-        for payload in payloads:
-            end = at + len(payload)
-            view[at:end] = payload
-            spans.append((at, end))
-            at = end
-        return ArenaRef(slot.path, slot.size, tuple(spans))
+        return slot.ref(spans)
 
-    def give_back(self, ref: ArenaRef) -> None:
-        """The chunk's outcome is back: its slot may be written again. (A chunk given up
-        without its outcome keeps its slot: a worker may still be reading it.)"""
-        slot = self._owned.get(ref.path)
+    def give_back(self, held: ArenaRef | ArenaSlot) -> None:
+        """The slot's readers are done (its chunks' outcomes are back): it may be written
+        again. (A chunk given up without its outcome keeps its slot: a worker may still
+        be reading it.)"""
+        slot = self._owned.get(held.path)
         if slot is not None and slot not in self._free:
             self._free.append(slot)
 
@@ -99,29 +109,99 @@ class PayloadArena:
         self._owned, self._free = {}, []
         self._remove()
 
-    def _new_slot(self) -> _Slot:
-        slot = _Slot(os.path.join(self._directory, f"slot-{len(self._owned) + 1}"))
+    def _new_slot(self) -> ArenaSlot:
+        slot = ArenaSlot(os.path.join(self._directory, f"slot-{len(self._owned) + 1}"))
         self._owned[slot.path] = slot
         return slot
 
 
-class _Slot:
-    """One file of the arena, mapped read-write in the verifier's process."""
+def remove_abandoned(parent: str) -> list[str]:
+    """Remove the arena directories under ``parent`` whose process is gone (killed before
+    it could remove its own); those removed. Only this user's, of processes in this PID
+    namespace (a ``/dev/shm`` shared with another container holds others, whose process
+    IDs mean nothing here); a live process's are left alone."""
+    removed: list[str] = []
+    prefix = _own_prefix()
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        owner = name.removeprefix(prefix).partition("-")[0]
+        if not name.startswith(prefix) or not owner.isdigit() or _alive(int(owner)):
+            continue
+        path = os.path.join(parent, name)
+        try:
+            if os.stat(path).st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
-    __slots__ = ("_map", "path", "size", "view")
+
+@functools.cache
+def _own_prefix() -> str:
+    """The directories' names: the prefix, this PID namespace, then the process ID."""
+    try:
+        namespace = "".join(c for c in os.readlink("/proc/self/ns/pid") if c.isdigit())
+    except OSError:  # (no /proc: one namespace)
+        namespace = ""
+    return f"{_PREFIX}{namespace or '0'}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # (EPERM: it exists, another user's)
+        return True
+    return True
+
+
+class ArenaSlot:
+    """One file of the arena, mapped read-write in the verifier's process; ``length``
+    bytes of it written since it was taken."""
+
+    __slots__ = ("_map", "length", "path", "size", "view")
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.size = 0
+        self.length = 0
         self._map: mmap.mmap | None = None
         self.view = memoryview(b"")
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(descriptor)
 
+    def append(self, payload: bytes) -> tuple[int, int]:
+        """Write a payload after those already written; its (start, end). Raises
+        ``OSError`` when the slot cannot grow to hold it (nothing written then)."""
+        start = self.length
+        end = start + len(payload)
+        self.fit(end)
+        self.view[start:end] = payload
+        self.length = end
+        return start, end
+
+    def read(self, span: tuple[int, int]) -> bytes:
+        """A payload written here, copied out."""
+        start, end = span
+        if not 0 <= start <= end <= self.length:
+            raise ValueError(f"span {span} is outside the {self.length} bytes written")
+        return bytes(self.view[start:end])
+
+    def ref(self, spans: Sequence[tuple[int, int]]) -> ArenaRef:
+        """Where a chunk's pieces lie in this slot, for a worker (``ChunkPieces``)."""
+        return ArenaRef(self.path, self.size, tuple(spans))
+
     def fit(self, need: int) -> None:
+        """Grow the file and its mapping to hold ``need`` bytes (what is written stays)."""
         if need <= self.size and self._map is not None:
             return
-        size = max(_GRAIN, -(-need // _GRAIN) * _GRAIN)
+        size = max(_GRAIN, -(-need // _GRAIN) * _GRAIN, self.size)
         descriptor = os.open(self.path, os.O_RDWR)
         try:
             os.posix_fallocate(descriptor, 0, size)  # ENOSPC now, not SIGBUS on a write

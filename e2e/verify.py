@@ -40,7 +40,7 @@ from typing import Literal, Protocol, TypeVar
 from gmpy2 import mpz
 
 from e2e.alphas import AlphaRegistry, registry_for
-from e2e.arena import ArenaRef, PayloadArena
+from e2e.arena import ArenaRef, ArenaSlot, PayloadArena
 from e2e.ballot import EncryptedBallot, verify_ballot, verify_opening
 from e2e.ceremony import CEREMONY_TYPES, CeremonyReplay
 from e2e.context import ElectionContext
@@ -311,6 +311,63 @@ _PHASE_TYPES = frozenset({EntryType.SETUP, EntryType.REGISTER_WRITER, EntryType.
                           EntryType.VOTING_OPEN, EntryType.VOTING_CLOSE})
 
 
+class _WindowPayloads:
+    """The payloads of one window of ballots (see "Windows" in ``RecordVerifier``), kept
+    where its chunks will read them. For a local process pool: in a slot of the arena
+    (``e2e.arena``), written as each ballot is queued, so that this process keeps no copy
+    of its own — three windows' worth of payloads (filling, ready, in flight) would
+    otherwise be held twice, as bytes here and in shared memory. Otherwise (this process,
+    a Dask cluster's pipe), or when shared memory cannot be had: as bytes."""
+
+    __slots__ = ("_arena", "_held", "_slot", "_spans")
+
+    def __init__(self, arena: PayloadArena | None) -> None:
+        self._arena = arena
+        self._slot: ArenaSlot | None = arena.take() if arena is not None else None
+        self._spans: list[tuple[int, int]] = []  # in the slot, by position
+        self._held: list[bytes] = []  # or here, by position
+
+    @property
+    def in_arena(self) -> bool:
+        return self._slot is not None
+
+    def add(self, payload: bytes) -> int:
+        """Keep a ballot's payload; its position in the window."""
+        if self._slot is not None:
+            try:
+                self._spans.append(self._slot.append(payload))
+                return len(self._spans) - 1
+            except OSError:  # no room in shared memory: this window's payloads stay here
+                self._held = [self._slot.read(span) for span in self._spans]
+                self._spans = []
+                self.release()
+        self._held.append(payload)
+        return len(self._held) - 1
+
+    def payload(self, at: int) -> bytes:
+        """A payload kept (read back out of shared memory: a rare path's)."""
+        return self._slot.read(self._spans[at]) if self._slot is not None else self._held[at]
+
+    def chunk_ref(self, positions: Sequence[int], lent: Sequence[bytes]) -> ArenaRef | None:
+        """Where a chunk's payloads and (appended now) its lent products lie, for
+        ``verify_chunk_in_arena``; None when the window is not in shared memory or the
+        products find no room there."""
+        if self._slot is None:
+            return None
+        try:
+            added = [self._slot.append(blob) for blob in lent]
+        except OSError:
+            return None
+        return self._slot.ref([self._spans[at] for at in positions] + added)
+
+    def release(self) -> None:
+        """Every chunk of the window is back and its outcomes applied: its slot goes back
+        to the arena."""
+        if self._slot is not None and self._arena is not None:
+            self._arena.give_back(self._slot)
+        self._slot = None
+
+
 @dataclass(frozen=True, slots=True)
 class _Queued:
     """A ballot entry sent to a chunk: what applying its outcome in order needs."""
@@ -320,7 +377,8 @@ class _Queued:
     writer_id: str
     where: str
     leaf: bytes
-    payload: bytes  # the task's: without proofs when verified (``verified_rows`` reads it)
+    window: _WindowPayloads  # where the task's payload is kept, at position ``at``: without
+    at: int  # proofs when verified (``verified_rows`` reads it back on a rare path)
     mark: int  # len(report.findings) when it was queued ...
     inserted: int  # ... and how many findings had been inserted before then
     verified: bool  # the verdict by leaf hash is already held (none to add)
@@ -337,7 +395,7 @@ class _Flight:
     pending: Future[ChunkOutcome] | ChunkOutcome
     queued: list[_Queued]
     lent: tuple[str, ...]
-    slot: ArenaRef | None = None  # where its payloads went, if through shared memory
+    slot: ArenaRef | None = None  # its own slot of shared memory (not its window's), if any
     landed: ChunkOutcome | None = None
 
     def back(self) -> bool:
@@ -414,6 +472,7 @@ class RecordVerifier:
         self._last_ballot = -1  # ledger index of the last ballot given to the α registry
         self._batch: list[tuple[BallotTask, _Queued]] = []  # the window being filled
         self._batch_weight = 0.0  # in full ballots (see _queue_ballot)
+        self._batch_payloads: _WindowPayloads | None = None  # its payloads
         # The next window, cut into chunks, those not sent yet (see "Windows" below).
         self._ready: list[list[tuple[BallotTask, _Queued]]] | None = None
         self._window: list[_Flight] = []  # the window in flight, by chunk
@@ -624,13 +683,19 @@ class RecordVerifier:
         payload = (strip_proofs(self.context, entry.payload)
                    if verified and kind == EntryType.BALLOT else entry.payload)
         known = self._registry.known(index, leaf)
-        task = BallotTask(index, kind, payload, where, verified, digests=known is None)
+        if self._batch_payloads is None:
+            self._batch_payloads = _WindowPayloads(self._arena_for(self._pool()))
+        window = self._batch_payloads
+        at = window.add(payload)
+        # (in shared memory, the task goes without it: the chunk's ArenaRef says where)
+        task = BallotTask(index, kind, b"" if window.in_arena else payload, where, verified,
+                          digests=known is None)
         # A chunk holds chunk_size ballots' worth of payload bytes: a ballot sent without
         # its proofs counts for its share, so a tally pass's chunks hold ≈ 3.6 times as many
         # (fewer chunks to send, fewer devices' products to lend per ballot).
         weight = len(payload) / max(1, len(entry.payload))
         self._batch.append((task, _Queued(index, kind, entry.writer_id, where, leaf,
-                                          payload, len(self.report.findings),
+                                          window, at, len(self.report.findings),
                                           self._insertions, by_leaf, known,
                                           self._registry.generation, weight)))
         self._batch_weight += weight
@@ -662,6 +727,9 @@ class RecordVerifier:
     # (the one whose devices' products are home), so no worker waits for another's chunk.
     # Outcomes are applied in ledger order, a window at a time, once all of its chunks are
     # back (``_settle``), so findings and checks are those of the one-by-one pass.
+    # A window's payloads are kept once (``_WindowPayloads``): for a local pool, in its
+    # slot of shared memory from the moment each ballot is queued until the window's
+    # outcomes are applied — the three windows are most of what this process holds.
 
     def _close_window(self) -> None:
         """The window being filled is complete: it goes as the one in flight comes back."""
@@ -670,7 +738,7 @@ class RecordVerifier:
         if self._ready is not None:
             self._settle()  # waits for the window in flight; the ready one is then sent
         self._ready = self._cut(self._batch)
-        self._batch, self._batch_weight = [], 0.0
+        self._batch, self._batch_weight, self._batch_payloads = [], 0.0, None
         if not self._window:
             self._settle()  # nothing in flight: the ready window goes now
 
@@ -693,6 +761,7 @@ class RecordVerifier:
             raise RecordError("voting entry before the key ceremony closed")
         tasks = [task for task, _ in chunk]
         queued = [item for _, item in chunk]
+        window = queued[0].window  # (a chunk is cut from one window)
         self._chunks_sent += 1
         pool = self._pool()
         # The running products of the chunk's devices go with it (a ballot's writer is its
@@ -702,27 +771,47 @@ class RecordVerifier:
         loans = self.aggregate.lend(dict.fromkeys(
             item.writer_id for item in queued if item.kind == EntryType.BALLOT))
         layout, lent = loans_in_order(loans)
-        slot = self._to_arena(pool, [task.payload for task in tasks] + lent)
+        ref, own = None, None
+        if isinstance(pool, ProcessPoolExecutor):
+            ref = window.chunk_ref([item.at for item in queued], lent)
+        if ref is None:  # the payloads go another way: those in shared memory read back
+            tasks = [task if task.payload else replace(task, payload=window.payload(item.at))
+                     for task, item in zip(tasks, queued, strict=True)]
+            # (a window filled before the pool started, or no room for the products)
+            ref = own = self._to_arena(pool, [task.payload for task in tasks] + lent)
         if pool is None:
             outcome: Future[ChunkOutcome] | ChunkOutcome = verify_chunk(
                 self.context, tasks, loans)
-        elif slot is not None:
-            light = [replace(task, payload=b"") for task in tasks]
-            outcome = pool.submit(verify_chunk_in_arena, self.context, light, slot, layout)
+        elif ref is not None:
+            light = [task if not task.payload else replace(task, payload=b"")
+                     for task in tasks]
+            outcome = pool.submit(verify_chunk_in_arena, self.context, light, ref, layout)
         else:
             outcome = pool.submit(verify_chunk, self.context, tasks, loans)
-        return _Flight(outcome, queued, tuple(loans), slot)
+        return _Flight(outcome, queued, tuple(loans), own)
 
-    def _to_arena(self, pool: Executor | None, blobs: list[bytes]) -> ArenaRef | None:
-        """A chunk's payloads and lent products written into shared memory for a local
-        process pool's workers (``e2e.arena``); None for other executors, or when shared
-        memory cannot be had (the pipe then carries them, as it does to a Dask cluster)."""
+    def _arena_for(self, pool: Executor | None) -> PayloadArena | None:
+        """The shared memory a local process pool's chunks are read from (``e2e.arena``);
+        None for other executors, or when it cannot be had."""
         if not isinstance(pool, ProcessPoolExecutor):
             return None
-        try:
-            if self._arena is None:
+        if self._arena is None:
+            try:
                 self._arena = PayloadArena()
-            return self._arena.put(blobs)
+            except OSError:
+                return None
+        return self._arena
+
+    def _to_arena(self, pool: Executor | None, blobs: list[bytes]) -> ArenaRef | None:
+        """A chunk's payloads and lent products written into a slot of its own, for a
+        local process pool's workers (``e2e.arena``); None for other executors, or when
+        shared memory cannot be had (the pipe then carries them, as it does to a Dask
+        cluster)."""
+        arena = self._arena_for(pool)
+        if arena is None:
+            return None
+        try:
+            return arena.put(blobs)
         except OSError:
             return None
 
@@ -784,6 +873,8 @@ class RecordVerifier:
         landed.sort(key=lambda pair: pair[1].index)
         for result, item in landed:
             self._apply(result, item)
+        for window in {id(item.window): item.window for _, item in landed}.values():
+            window.release()  # its chunks are back and applied: no one reads it again
 
     def _drain(self) -> None:
         """Send every ballot queued and apply every outcome, in order."""
@@ -821,7 +912,7 @@ class RecordVerifier:
         if repeated is None:
             digests = result.digests
             if digests is None:  # forgotten meanwhile: the digests were not computed
-                _, rows = verified_rows(context, item.payload)
+                _, rows = verified_rows(context, item.window.payload(item.at))
                 digests = tuple(hashlib.sha256(int(a).to_bytes(context.group.p_bytes, "big"))
                                 .digest() for _, row in rows for a, _ in row)
             repeated = registry.register(item.index, item.leaf, digests, self._last_ballot)
@@ -837,7 +928,7 @@ class RecordVerifier:
             self._insert_finding(item, Finding(
                 item.where, f"invalid {item.kind}: {problem}{excluded}"))
             if result.counted:
-                _, rows = verified_rows(context, item.payload)
+                _, rows = verified_rows(context, item.window.payload(item.at))
                 self.aggregate.remove(context.group, header.device_id, header.style_id, rows)
             return
         if cast:

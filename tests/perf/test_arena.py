@@ -140,3 +140,122 @@ def test_a_worker_lets_go_of_a_finished_verifiers_slots_when_it_maps_a_new_one()
         assert not any(ref.path in e2e.arena._MAPPED for ref in old)
     finally:
         live.close()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.binary(max_size=2_000), max_size=40), st.data())
+def test_payloads_appended_to_a_slot_read_back_exactly_as_written(
+        payloads: list[bytes], data: st.DataObject) -> None:
+    """A window's slot (``take``, ``append``): each payload read back by the verifier
+    (``ArenaSlot.read``) and by a worker (``ChunkPieces``) exactly as written, in any
+    selection and order of positions — and a ref handed out before later appends still
+    reads the same."""
+    arena = PayloadArena()
+    try:
+        slot = arena.take()
+        spans = [slot.append(payload) for payload in payloads]
+        assert [slot.read(span) for span in spans] == payloads
+        chosen = data.draw(st.lists(st.integers(0, len(payloads) - 1), max_size=10)
+                           if payloads else st.just([]))
+        early = slot.ref([spans[k] for k in chosen])
+        late = [slot.append(b"lent product %d" % k) for k in range(3)]
+        assert list(ChunkPieces(early)) == [payloads[k] for k in chosen]
+        assert list(ChunkPieces(slot.ref(late))) == [b"lent product %d" % k for k in range(3)]
+    finally:
+        arena.close()
+
+
+def test_a_slot_grown_by_appends_keeps_what_was_written_for_readers_of_either_size() -> None:
+    arena = PayloadArena()
+    try:
+        slot = arena.take()
+        first = slot.append(b"first ballot")
+        before = slot.ref([first])
+        list(ChunkPieces(before))  # a worker maps the slot at its first size
+        big = os.urandom(5 << 20)  # past the 4 MiB grain: the file and mapping grow
+        second = slot.append(big)
+        after = slot.ref([first, second])
+        assert after.size > before.size
+        assert list(ChunkPieces(after)) == [b"first ballot", big]  # mapped again, larger
+        assert list(ChunkPieces(before)) == [b"first ballot"]
+        assert slot.read(first) == b"first ballot"
+    finally:
+        arena.close()
+
+
+def test_a_slot_reads_nothing_outside_what_was_written_and_is_emptied_when_taken_again(
+        ) -> None:
+    arena = PayloadArena()
+    try:
+        slot = arena.take()
+        span = slot.append(b"ballot")
+        with pytest.raises(ValueError, match="outside the 6 bytes written"):
+            slot.read((0, 7))
+        with pytest.raises(ValueError, match="outside"):
+            slot.read((4, 2))
+        assert arena.take() is not slot  # not given back: still the window's
+        arena.give_back(slot)
+        again = arena.take()
+        assert again is slot
+        assert again.length == 0
+        with pytest.raises(ValueError, match="outside the 0 bytes written"):
+            again.read(span)
+    finally:
+        arena.close()
+
+
+def test_an_append_that_finds_no_room_writes_nothing(monkeypatch) -> None:
+    arena = PayloadArena()
+    try:
+        slot = arena.take()
+        kept = slot.append(b"kept")
+
+        def no_space(*_: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "posix_fallocate", no_space)
+            with pytest.raises(OSError, match="No space left"):
+                slot.append(b"z" * (5 << 20))
+        assert slot.length == 4
+        assert slot.read(kept) == b"kept"
+    finally:
+        arena.close()
+
+
+def test_a_killed_verifier_s_shared_memory_is_removed_by_the_next_arena(
+        monkeypatch, tmp_path) -> None:
+    """A process killed outright (SIGKILL) cannot remove its slots, and ``/dev/shm`` is
+    memory: the next arena removes the directories of processes that are gone — and only
+    those: a live process's, another PID namespace's and unrelated ones stay."""
+    import subprocess
+    import sys
+    import textwrap
+
+    monkeypatch.setattr(e2e.arena, "_SHARED_MEMORY", str(tmp_path))
+    script = textwrap.dedent(f"""
+        import os, signal, e2e.arena
+        e2e.arena._SHARED_MEMORY = {str(tmp_path)!r}
+        arena = e2e.arena.PayloadArena()
+        arena.put([b"ballot" * 1000])
+        print(os.path.dirname(arena.take().path), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=False)
+    assert killed.returncode == -9
+    abandoned = killed.stdout.strip()
+    assert os.path.isdir(abandoned)
+    assert os.listdir(abandoned)
+    dead_pid = os.path.basename(abandoned).removeprefix(e2e.arena._own_prefix()).split("-")[0]
+    live = tmp_path / f"{e2e.arena._own_prefix()}{os.getpid()}-live"
+    elsewhere = tmp_path / f"{e2e.arena._PREFIX}1-{dead_pid}-other-namespace"
+    unrelated = tmp_path / "paperchain-chunks-notes"
+    for directory in (live, elsewhere, unrelated):
+        directory.mkdir()
+    arena = PayloadArena()
+    try:
+        assert not os.path.exists(abandoned)
+        assert all(d.is_dir() for d in (live, elsewhere, unrelated))
+    finally:
+        arena.close()

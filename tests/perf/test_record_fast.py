@@ -731,3 +731,129 @@ def test_a_pass_lets_the_page_caches_of_its_registry_and_codes_go(election, hone
     assert verdicts.misses == misses  # every verdict found again, read back from disk
     assert second.aggregate == first.aggregate
     assert set(second.cast_codes) == set(first.cast_codes)
+
+
+def test_a_local_pool_s_payloads_are_written_once_into_shared_memory_and_slots_reused(
+        election, honest, pool, monkeypatch) -> None:
+    """Through a local process pool, each ballot's payload goes into its window's slot of
+    shared memory as it is queued, and the verifier keeps no copy of its own; a window's
+    slot is given back once its outcomes are applied, so a pass of many windows uses a
+    few slots. The report is the reference pass's."""
+    import e2e.arena
+
+    kept_here: list[int] = []
+    in_arena: list[bool] = []
+    add = e2e.verify._WindowPayloads.add
+
+    def watched_add(self, payload):  # type: ignore[no-untyped-def]
+        at = add(self, payload)
+        in_arena.append(self.in_arena)
+        kept_here.append(len(self._held))
+        return at
+
+    made: list[str] = []
+    new_slot = e2e.arena.PayloadArena._new_slot
+
+    def counted_new_slot(self):  # type: ignore[no-untyped-def]
+        slot = new_slot(self)
+        made.append(slot.path)
+        return slot
+
+    monkeypatch.setattr(e2e.verify._WindowPayloads, "add", watched_add)
+    monkeypatch.setattr(e2e.arena.PayloadArena, "_new_slot", counted_new_slot)
+    reference = _run(election, honest, fast=False)
+    windows = []
+    cut = RecordVerifier._cut
+
+    def counted_cut(self, window):  # type: ignore[no-untyped-def]
+        windows.append(len(window))
+        return cut(self, window)
+
+    monkeypatch.setattr(RecordVerifier, "_cut", counted_cut)
+    through_pool = _run(election, honest, executor=pool, chunk_size=2, in_flight=2,
+                        verdicts=VerdictCache())
+    assert through_pool == reference
+    assert len(in_arena) == sum(windows) == 19  # every ballot, challenged ones too
+    assert all(in_arena)
+    assert not any(kept_here)
+    assert len(windows) >= 9
+    assert len(made) <= 4  # three windows at once (filling, ready, in flight), reused
+
+
+def test_payloads_read_back_out_of_shared_memory_on_the_rare_paths_are_the_ones_queued(
+        election, honest, pool, monkeypatch) -> None:
+    """A second pass, through a local pool, over a ledger that differs from the first's at
+    one early ballot: the α registry forgets the first ledger's later rows there, so the
+    ballots queued before it did have their α digests computed here from their payloads,
+    read back out of their window's shared memory. Each must be its entry's payload (its
+    ciphertexts alone, when verified), and the report the reference pass's."""
+    ballots = [i for i, e in enumerate(honest) if e.entry_type == EntryType.BALLOT]
+    changed = _tamper_ballot(election, honest, 1,
+                             lambda ballot: ballot["contests"][0].update(extra="x"))
+    assert changed[ballots[1]].payload != honest[ballots[1]].payload
+    verdicts = VerdictCache()
+    options = {"executor": pool, "chunk_size": 8, "in_flight": 2, "verdicts": verdicts}
+    assert RecordVerifier(election.election_id, allow_test_group=True, **options).run(
+        list(envelopes_of(honest))).ok
+    current: list[int] = []
+    apply = RecordVerifier._apply
+
+    def noted_apply(self, result, item):  # type: ignore[no-untyped-def]
+        current.append(item.index)
+        return apply(self, result, item)
+
+    read_back: list[tuple[int, bytes]] = []
+    rows_of = e2e.verify.verified_rows
+
+    def noted_rows(context, payload):  # type: ignore[no-untyped-def]
+        read_back.append((current[-1], payload))
+        return rows_of(context, payload)
+
+    monkeypatch.setattr(RecordVerifier, "_apply", noted_apply)
+    monkeypatch.setattr(e2e.verify, "verified_rows", noted_rows)
+    second = _run(election, changed, **options)
+    monkeypatch.undo()
+    assert read_back  # the rare path was taken
+    context = election.context
+    for index, payload in read_back:
+        queued = changed[index].payload
+        assert payload in (queued, e2e.verify.strip_proofs(context, queued)), index
+    assert second == _run(election, changed, fast=False)
+
+
+@pytest.mark.parametrize("room_for", [1, 3, 7])
+def test_shared_memory_that_runs_out_in_the_middle_of_a_window_loses_no_ballot(
+        election, honest, pool, monkeypatch, room_for) -> None:
+    """Slots grow a page at a time here, and only ``room_for`` of the growths succeed: the
+    window whose slot cannot grow keeps its payloads as bytes from then on (those already
+    written read back), chunks without room go through the pipe, and the report is still
+    the reference pass's."""
+    import e2e.arena
+
+    reference = _run(election, honest, fast=False)
+    monkeypatch.setattr(e2e.arena, "_GRAIN", 4096)
+    allocate = os.posix_fallocate
+    growths: list[int] = []
+
+    def limited(descriptor: int, offset: int, length: int) -> None:
+        growths.append(length)
+        if len(growths) > room_for:
+            raise OSError(28, "No space left on device")
+        allocate(descriptor, offset, length)
+
+    monkeypatch.setattr(os, "posix_fallocate", limited)
+    fell_back: list[int] = []
+    add = e2e.verify._WindowPayloads.add
+
+    def watched_add(self, payload):  # type: ignore[no-untyped-def]
+        before = self.in_arena
+        at = add(self, payload)
+        if before and not self.in_arena:
+            fell_back.append(at)
+        return at
+
+    monkeypatch.setattr(e2e.verify._WindowPayloads, "add", watched_add)
+    short = _run(election, honest, executor=pool, chunk_size=4, in_flight=2,
+                 verdicts=VerdictCache())
+    assert short == reference
+    assert any(at > 0 for at in fell_back)  # a window had payloads in its slot already
