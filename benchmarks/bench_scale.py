@@ -49,6 +49,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,14 @@ def _cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _workers_cpu_s(pids: Callable[[], list[int]]) -> float:
+    """The workers' user + system CPU seconds so far: those running now (/proc) and those
+    that have exited and been waited for (this process's children's times: the workers a
+    ``LocalPool`` let go of when it renewed them)."""
+    times = os.times()
+    return times.children_user + times.children_system + sum(_cpu_s(p) for p in pids())
 
 
 def _disk_read_mib() -> float:
@@ -138,15 +147,20 @@ class JobMemory:
     shared-memory files the job maps counted apart, at their allocated size
     (``_shared_kib``). ``at_peak`` splits the peak: main and workers without shared
     memory, and the shared memory. A sample is taken at the end too, so a job shorter
-    than ``interval`` is still measured."""
+    than ``interval`` is still measured. The workers are asked for at each sample
+    (``pids``): a renewed pool's are new ones. ``worker_hwm_kib``: the largest worker's
+    peak (VmHWM) seen — all ``job=False`` samples (a verification's, hours at 10^6)."""
 
-    def __init__(self, pids: list[int], interval: float = 0.2) -> None:
-        self._pids: list[int | str] = ["self", *pids]
+    def __init__(self, pids: Callable[[], list[int]], interval: float = 0.2, *,
+                 job: bool = True) -> None:
+        self._pids = pids  # the workers now (a renewed pool's change)
+        self._job = job  # False: only the workers' peaks (cheap: no smaps read)
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="job-memory", daemon=True)
         self.peak_kib = 0
         self.at_peak: dict[str, int] = {}  # the peak's sample: main, workers, shared memory
+        self.worker_hwm_kib = 0  # the largest worker's peak (VmHWM) seen
 
     def start(self) -> JobMemory:
         self._thread.start()
@@ -162,7 +176,13 @@ class JobMemory:
             self._sample()
 
     def _sample(self) -> None:
-        sizes = [_pss_kib(pid) for pid in self._pids]
+        workers = self._pids()
+        for pid in workers:
+            with contextlib.suppress(OSError):  # (gone meanwhile)
+                self.worker_hwm_kib = max(self.worker_hwm_kib, _hwm_kib(pid))
+        if not self._job:
+            return
+        sizes = [_pss_kib(pid) for pid in ["self", *workers]]
         mapped: dict[str, int] = {}
         for _, files in sizes:
             for path, resident in files.items():
@@ -284,9 +304,16 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
 
     result: dict[str, Any] = {"record": path.name, "workers": workers,
                               "executor": f"dask {scheduler}" if scheduler else "process pool"}
+    # The local pool's workers now, for the samplers: the pool renews them where a pass
+    # that checked proofs ends (e2e.parallel.LocalPool), so the tally's are new ones.
+    # (A Dask cluster's workers are not this process's children: nothing to sum.)
+    pids: Callable[[], list[int]] = getattr(executor, "worker_pids", list)
+    local = scheduler is None
     try:
         started, cpu = time.perf_counter(), time.process_time()
         read_before = _disk_read_mib()
+        worker_cpu = _workers_cpu_s(pids) if local else 0.0
+        verify_job = JobMemory(pids, job=False).start() if local else None
         verifier = fresh_verifier()
         report = verifier.run(read_envelopes(path))
         result["verify_wall_s"] = round(time.perf_counter() - started, 2)
@@ -296,24 +323,24 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
         result["findings"] = len(report.findings)
         result["verdict"] = "valid" if report.ok else "INVALID"
         result["verify_peak_main_mib"] = round(_hwm_kib() / 1024, 1)
-        pids = list(getattr(executor, "_processes", {}) or {})
         if scheduler is not None:
             result["verify_workers_cpu_s"] = round(sum(client.run(
                 lambda: os.times().user + os.times().system).values()), 1)
-        if pids:
-            result["verify_peak_worker_mib"] = round(max(_hwm_kib(p) for p in pids) / 1024, 1)
-            worker_cpu = sum(_cpu_s(p) for p in pids)
-            result["verify_workers_cpu_s"] = round(worker_cpu, 1)
+        if verify_job is not None:
+            verify_job.stop()
+            result["verify_peak_worker_mib"] = round(verify_job.worker_hwm_kib / 1024, 1)
+            result["verify_workers_cpu_s"] = round(_workers_cpu_s(pids) - worker_cpu, 1)
+            result["worker_renewals"] = getattr(executor, "renewals", 0)
         result["load_average"] = os.getloadavg()[0]
         if tally and report.ok and verifier.context is not None:
             # The trustees' key shares (the synthetic election is fixed by its seeds).
             script = _election(verifier.aggregate.ballots).script
             key_shares = {i: script.key_share(i) for i in (1, 3)}
-            for pid in ["self", *pids]:
+            for pid in ["self", *pids()]:  # (none after a renewal: they start with the pass)
                 _reset_hwm(pid)
-            # (a Dask cluster's workers are not this process's children: nothing to sum)
-            job = JobMemory(pids).start() if pids else None
+            job = JobMemory(pids).start() if local else None
             started, cpu = time.perf_counter(), time.process_time()
+            worker_cpu = _workers_cpu_s(pids) if local else 0.0
             read_before = _disk_read_mib()
             again = fresh_verifier()
             second = again.run(read_envelopes(path))
@@ -325,9 +352,9 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
             result["tally_pass_wall_s"] = round(time.perf_counter() - started, 2)
             result["tally_pass_disk_read_mib"] = round(_disk_read_mib() - read_before)
             result["tally_pass_main_cpu_s"] = round(time.process_time() - cpu, 2)
-            if pids:
+            if local:
                 result["tally_pass_workers_cpu_s"] = round(
-                    sum(_cpu_s(p) for p in pids) - worker_cpu, 1)
+                    _workers_cpu_s(pids) - worker_cpu, 1)
             aggregate = again.aggregate
             targets = [(c, s, aggregate.total(context, c, s))
                        for c, contest in enumerate(context.manifest.contests)
@@ -338,14 +365,12 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
             counts = combine(context, shares, targets, dict(aggregate.ballots_per_contest))
             result["tally_wall_s"] = round(time.perf_counter() - started, 2)
             result["tally_main_cpu_s"] = round(time.process_time() - cpu, 2)
-            if pids:
-                result["tally_workers_cpu_s"] = round(sum(_cpu_s(p) for p in pids)
-                                                      - worker_cpu, 1)
+            if local:
+                result["tally_workers_cpu_s"] = round(_workers_cpu_s(pids) - worker_cpu, 1)
             result["tally_peak_main_mib"] = round(_hwm_kib() / 1024, 1)
             if job is not None:
                 job.stop()
-                result["tally_peak_worker_mib"] = round(
-                    max(_hwm_kib(p) for p in pids) / 1024, 1)
+                result["tally_peak_worker_mib"] = round(job.worker_hwm_kib / 1024, 1)
                 result["tally_peak_job_pss_mib"] = round(job.peak_kib / 1024, 1)
                 result["tally_job_pss_at_peak_mib"] = {
                     part: round(kib / 1024, 1) for part, kib in job.at_peak.items()}
@@ -353,12 +378,12 @@ def verify_child(path: Path, workers: int, scheduler: str | None, tally: bool,
             repeats = []
             for _ in range(repeat):
                 started, cpu = time.perf_counter(), time.process_time()
-                workers_before = sum(_cpu_s(p) for p in pids)
+                workers_before = _workers_cpu_s(pids) if local else 0.0
                 if not fresh_verifier().run(read_envelopes(path)).ok:
                     raise RuntimeError("a repeated tally pass does not verify")
                 repeats.append({"wall_s": round(time.perf_counter() - started, 2),
                                 "main_cpu_s": round(time.process_time() - cpu, 2),
-                                "workers_cpu_s": round(sum(_cpu_s(p) for p in pids)
+                                "workers_cpu_s": round(_workers_cpu_s(pids)
                                                        - workers_before, 1)})
             if repeats:
                 result["tally_pass_repeats"] = repeats

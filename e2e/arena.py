@@ -46,7 +46,7 @@ from typing import overload
 
 __all__ = ["ArenaRef", "ArenaSlot", "ChunkPieces", "PayloadArena", "remove_abandoned"]
 
-_GRAIN = 1 << 22  # slots grow in steps of 4 MiB
+_GRAIN = 1 << 20  # slots grow in steps of 1 MiB
 _PREFIX = "paperchain-chunks-"  # then its PID namespace, "-", process ID, "-", letters
 _SHARED_MEMORY = "/dev/shm"  # noqa: S108 - only as mkdtemp's parent (a 0700 directory)
 

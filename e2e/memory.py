@@ -34,6 +34,12 @@ verification then tally): the two workers' share of the tally's memory fell from
 ≈ 103 MiB. Objects the worker creates are collected as before; inherited ones are still
 freed when their last reference goes, and only cycles among them would outlive the
 worker's need — no more than the verifier's memory at the fork, shared with it.
+
+Where a pass that checked proofs ends, a local pool's workers are renewed
+(``e2e.parallel.LocalPool.renew``): trimming gives back only whole free pages, and what a
+verification leaves in a worker — its working numbers' scattered free blocks, its copy of
+the verifier's state at its first chunk — goes only with the worker. The tally's pass
+then runs in workers forked from the verifier's process as it then is.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, TypeVar
 
@@ -56,11 +56,13 @@ from e2e.parallel import (
     BallotOutcome,
     BallotTask,
     ChunkOutcome,
+    LocalPool,
     Packed,
     PackedPartial,
     Products,
     fold_packed,
     fold_products,
+    is_local,
     loans_in_order,
     pack_products,
     shared_executor,
@@ -480,6 +482,8 @@ class RecordVerifier:
         self._chunks_sent = 0
         self._insertions = 0
         self._arena: PayloadArena | None = None  # local workers' payloads (e2e.arena)
+        self._pools_used: dict[int, Executor] = {}  # by id: the executors chunks went to
+        self._checked_proofs = False  # some ballot's proofs were checked (not a verdict)
 
     def checker(self, kind: type[T]) -> T:
         """The plugged-in checker of this class."""
@@ -514,7 +518,21 @@ class RecordVerifier:
         self._finish(index + 1)
         self._release_caches()
         return_freed_memory()  # what the pass freed, for the next phase or pass (e2e.memory)
+        self._renew_workers()
         return self.report
+
+    def _renew_workers(self) -> None:
+        """A pass that checked proofs is over: the local pools it used let their workers
+        go, and the next pass (a tally's: ciphertexts only) starts new ones, forked from
+        this process as it is then (``e2e.parallel.LocalPool``). The old ones held the
+        verification's leftovers and their copy of this process's state at its first
+        chunk: at 10^5 ballots, tens of MiB a worker (benchmarks/README.md). A pass
+        that checked none (the tally's, after a verification) keeps its workers."""
+        if not self._checked_proofs:
+            return
+        for pool in self._pools_used.values():
+            if isinstance(pool, LocalPool):
+                pool.renew()
 
     def _release_caches(self) -> None:
         """The pass is over: the SQLite page caches of the α registry and of this pass's
@@ -682,6 +700,7 @@ class RecordVerifier:
         # A verified cast ballot's worker only multiplies its ciphertexts: send those alone.
         payload = (strip_proofs(self.context, entry.payload)
                    if verified and kind == EntryType.BALLOT else entry.payload)
+        self._checked_proofs = self._checked_proofs or not verified
         known = self._registry.known(index, leaf)
         if self._batch_payloads is None:
             self._batch_payloads = _WindowPayloads(self._arena_for(self._pool()))
@@ -772,7 +791,7 @@ class RecordVerifier:
             item.writer_id for item in queued if item.kind == EntryType.BALLOT))
         layout, lent = loans_in_order(loans)
         ref, own = None, None
-        if isinstance(pool, ProcessPoolExecutor):
+        if is_local(pool):
             ref = window.chunk_ref([item.at for item in queued], lent)
         if ref is None:  # the payloads go another way: those in shared memory read back
             tasks = [task if task.payload else replace(task, payload=window.payload(item.at))
@@ -780,9 +799,10 @@ class RecordVerifier:
             # (a window filled before the pool started, or no room for the products)
             ref = own = self._to_arena(pool, [task.payload for task in tasks] + lent)
         if pool is None:
-            outcome: Future[ChunkOutcome] | ChunkOutcome = verify_chunk(
-                self.context, tasks, loans)
-        elif ref is not None:
+            return _Flight(verify_chunk(self.context, tasks, loans), queued, tuple(loans))
+        self._pools_used[id(pool)] = pool
+        outcome: Future[ChunkOutcome]
+        if ref is not None:
             light = [task if not task.payload else replace(task, payload=b"")
                      for task in tasks]
             outcome = pool.submit(verify_chunk_in_arena, self.context, light, ref, layout)
@@ -793,7 +813,7 @@ class RecordVerifier:
     def _arena_for(self, pool: Executor | None) -> PayloadArena | None:
         """The shared memory a local process pool's chunks are read from (``e2e.arena``);
         None for other executors, or when it cannot be had."""
-        if not isinstance(pool, ProcessPoolExecutor):
+        if not is_local(pool):
             return None
         if self._arena is None:
             try:

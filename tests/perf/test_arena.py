@@ -45,7 +45,7 @@ def test_a_slot_is_written_again_only_once_given_back_and_grows_as_needed() -> N
         assert third.path == first.path
         assert list(ChunkPieces(third)) == [b"123"]
         arena.give_back(third)
-        big = [os.urandom(3 << 20), os.urandom(3 << 20)]  # past the slot's 4 MiB
+        big = [os.urandom(3 << 20), os.urandom(3 << 20)]  # past the slot's first size
         grown = arena.put(big)
         assert grown.path == first.path
         assert grown.size > first.size
@@ -172,7 +172,7 @@ def test_a_slot_grown_by_appends_keeps_what_was_written_for_readers_of_either_si
         first = slot.append(b"first ballot")
         before = slot.ref([first])
         list(ChunkPieces(before))  # a worker maps the slot at its first size
-        big = os.urandom(5 << 20)  # past the 4 MiB grain: the file and mapping grow
+        big = os.urandom(5 << 20)  # past the slot's first size: the file and mapping grow
         second = slot.append(big)
         after = slot.ref([first, second])
         assert after.size > before.size

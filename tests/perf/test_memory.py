@@ -156,3 +156,89 @@ def test_letting_the_page_cache_go_gives_back_sqlites_memory() -> None:
     codes.release_memory()
     assert filled - used() > 2 * 2**20
     assert len(codes) == 100_000
+
+
+def test_a_local_pool_starts_its_workers_lazily_and_renews_them() -> None:
+    """``LocalPool``: no worker before the first chunk; ``renew`` waits for the chunks
+    submitted and lets the workers go; the next chunk runs in new ones; after shutdown
+    nothing is accepted."""
+    from e2e.errors import UsageError
+    from e2e.parallel import LocalPool, local_pool
+
+    with pytest.raises(UsageError, match="at least one worker"):
+        LocalPool(0)
+    pool = local_pool(2)
+    try:
+        assert pool.worker_pids() == []
+        assert pool.submit(os.getpid).result() != os.getpid()
+        first = set(pool.worker_pids())
+        assert len(first) == 2
+        slow = pool.submit(_sleep_then, 0.3, "done")
+        pool.renew()  # waits for the chunk in flight: it is not lost
+        assert slow.result(timeout=0) == "done"
+        assert pool.worker_pids() == []
+        assert pool.renewals == 1
+        assert pool.submit(os.getpid).result() not in first
+        assert not set(pool.worker_pids()) & first
+        assert not any(Path(f"/proc/{pid}").exists() for pid in first)  # exited, reaped
+    finally:
+        pool.shutdown()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.submit(os.getpid)
+
+
+def _sleep_then(seconds: float, value: str) -> str:
+    import time
+    time.sleep(seconds)
+    return value
+
+
+def test_a_pass_that_checked_proofs_renews_its_local_workers_and_a_tally_pass_keeps_them(
+        ) -> None:
+    """A verification ends by renewing the workers of the local pool it used, so the
+    tally's pass after it runs in new ones (what the verification left in the old ones
+    goes with them); the tally's pass, every verdict already held, keeps its workers."""
+    from e2e.group import TEST_GROUP
+    from e2e.manifest import demo_manifest
+    from e2e.parallel import local_pool
+    from e2e.verdicts import VerdictCache
+    from e2e.verify import RecordVerifier
+    from tests.perf.ledgers import SyntheticElection, envelopes_of
+
+    election = SyntheticElection.create(TEST_GROUP, demo_manifest(), devices=2)
+    envelopes = list(envelopes_of([*election.opening_entries(),
+                                   *election.chain("kiosk-1", 6, challenge_every=3),
+                                   *election.chain("kiosk-2", 5),
+                                   *election.closing_entries()]))
+    verdicts = VerdictCache()
+    pool = local_pool(2)
+    seen: list[set[int]] = []
+    try:
+        def one_pass() -> RecordVerifier:
+            verifier = RecordVerifier(election.election_id, allow_test_group=True,
+                                      executor=pool, chunk_size=2, in_flight=2,
+                                      verdicts=verdicts)
+            assert verifier.run(envelopes).ok
+            return verifier
+
+        def noted(fn):  # type: ignore[no-untyped-def]
+            def inner(*args, **kwargs):  # type: ignore[no-untyped-def]
+                seen[-1].update(pool.worker_pids())
+                return fn(*args, **kwargs)
+            return inner
+
+        submit = pool.submit
+        pool.submit = noted(submit)  # type: ignore[method-assign]
+        seen.append(set())
+        verification = one_pass()
+        assert pool.renewals == 1
+        assert pool.worker_pids() == []
+        seen.append(set())
+        tally = one_pass()
+        assert pool.renewals == 1  # the tally's pass keeps its workers ...
+        assert seen[0]  # the verification's chunks ran in workers
+        assert set(pool.worker_pids()) == seen[1]  # ... alive after it: the same ones
+        assert seen[0].isdisjoint(seen[1])  # new ones, not the verification's
+        assert tally.aggregate == verification.aggregate
+    finally:
+        pool.shutdown()
