@@ -14,10 +14,11 @@ workers map, and sends only where each payload lies (``ArenaRef``).
   again while the slot is out: workers may be reading them; appending after them (a
   chunk's lent products, when it is sent) is safe. A slot grows (never shrinks) to the
   most it has held.
-* The slots live in a directory of this process's own (mode 0700, its name carrying the
-  process ID), removed at ``close``, when the arena is collected or when the process
-  exits. A process killed outright removes nothing, and ``/dev/shm`` is memory: a new
-  arena first removes the directories of this kind whose process is gone.
+* The slots live in a directory of this process's own (mode 0700, its name carrying its
+  PID namespace and process ID), removed at ``close``, when the arena is collected or
+  when the process exits. A process killed outright removes nothing, and ``/dev/shm``
+  is memory: a new arena first removes the directories of this kind whose process is
+  gone.
 * Slots' space is reserved when they grow (``posix_fallocate``), so a full ``/dev/shm``
   is an ``OSError`` at that point — the caller then keeps the payloads as bytes and
   sends them through the pipe — never a ``SIGBUS`` in the middle of a write.
