@@ -130,7 +130,8 @@ class LocalPool(Executor):
     workers that hold nothing of it — neither the verification's leftover numbers and
     free heap pages, nor their copy of this process's state at its first chunk, which
     this process has since let go of. Measured at 10^5 ballots in
-    ``benchmarks/README.md`` ("Workers renewed after a verification").
+    ``benchmarks/README.md`` ("A window's payloads kept once, and the workers renewed
+    after a verification").
     """
 
     def __init__(self, workers: int) -> None:
