@@ -482,7 +482,6 @@ class RecordVerifier:
         self._chunks_sent = 0
         self._insertions = 0
         self._arena: PayloadArena | None = None  # local workers' payloads (e2e.arena)
-        self._pools_used: dict[int, Executor] = {}  # by id: the executors chunks went to
         self._checked_proofs = False  # some ballot's proofs were checked (not a verdict)
 
     def checker(self, kind: type[T]) -> T:
@@ -522,17 +521,15 @@ class RecordVerifier:
         return self.report
 
     def _renew_workers(self) -> None:
-        """A pass that checked proofs is over: the local pools it used let their workers
+        """A pass that checked proofs is over: the local pool it used lets its workers
         go, and the next pass (a tally's: ciphertexts only) starts new ones, forked from
         this process as it is then (``e2e.parallel.LocalPool``). The old ones held the
         verification's leftovers and their copy of this process's state at its first
         chunk: at 10^5 ballots, tens of MiB a worker (benchmarks/README.md). A pass
         that checked none (the tally's, after a verification) keeps its workers."""
-        if not self._checked_proofs:
-            return
-        for pool in self._pools_used.values():
-            if isinstance(pool, LocalPool):
-                pool.renew()
+        pool = self._pool() if self._checked_proofs else None  # (the one chunks went to)
+        if isinstance(pool, LocalPool):
+            pool.renew()
 
     def _release_caches(self) -> None:
         """The pass is over: the SQLite page caches of the α registry and of this pass's
@@ -800,7 +797,6 @@ class RecordVerifier:
             ref = own = self._to_arena(pool, [task.payload for task in tasks] + lent)
         if pool is None:
             return _Flight(verify_chunk(self.context, tasks, loans), queued, tuple(loans))
-        self._pools_used[id(pool)] = pool
         outcome: Future[ChunkOutcome]
         if ref is not None:
             light = [task if not task.payload else replace(task, payload=b"")
