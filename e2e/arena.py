@@ -24,8 +24,9 @@ workers map, and sends only where each payload lies (``ArenaRef``).
   sends them through the pipe — never a ``SIGBUS`` in the middle of a write.
 * A worker keeps the few files it has mapped most recently (``ChunkPieces``): a
   verifier's slots are reused chunk after chunk. When it maps a new file, it lets go of
-  those already removed (a finished verifier's), whose pages would otherwise stay
-  allocated for as long as they are mapped.
+  those already removed (a finished verifier's). A removed file's pages stay allocated
+  for as long as any process maps it, so ``close`` first empties (truncates) every slot
+  no chunk reads any more: its pages go at once, not when the workers next get a chunk.
 * A worker copies a payload out of its slot when its task's turn comes
   (``ChunkPieces``), not the whole chunk's first.
 
@@ -34,6 +35,7 @@ Nothing secret passes here: payloads are ledger entries, public bytes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import mmap
 import os
@@ -104,9 +106,19 @@ class PayloadArena:
             self._free.append(slot)
 
     def close(self) -> None:
-        """Unmap and remove every slot (workers' mappings stay valid until they let go)."""
+        """Unmap and remove every slot. A free slot (no chunk reads it) is emptied first,
+        so that its pages go now: a worker keeps its mappings of a finished pass's slots
+        until it maps a slot of the next pass (``_mapping``), and a removed file's pages
+        stay allocated while any process maps it — a whole pass's shared memory, held by
+        an idle pool between passes and again beside the next pass's first windows. A
+        slot still out (a chunk given up without its outcome) is only removed: a worker
+        may still be reading it, and stays able to."""
+        free = {id(slot) for slot in self._free}
         for slot in self._owned.values():
             slot.close()
+            if id(slot) in free:
+                with contextlib.suppress(OSError):
+                    os.truncate(slot.path, 0)
         self._owned, self._free = {}, []
         self._remove()
 

@@ -142,6 +142,40 @@ def test_a_worker_lets_go_of_a_finished_verifiers_slots_when_it_maps_a_new_one()
         live.close()
 
 
+def _resident_kib(path: str) -> int:
+    """This process's resident KiB in its mappings of ``path`` (removed or not)."""
+    total, mapped = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split(maxsplit=5)
+            if not head[0].endswith(":"):  # a mapping's first line: range, ..., path
+                mapped = len(head) == 6 and head[5].split(" (deleted)")[0].strip() == path
+            elif mapped and line.startswith("Rss:"):
+                total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux's /proc")
+def test_closing_an_arena_frees_the_slots_no_chunk_reads_though_workers_map_them() -> None:
+    """A worker keeps its mappings of a finished pass's slots until it maps a new one;
+    the arena's close empties every slot given back, so their pages go at once, while a
+    slot still out (a chunk given up) stays whole for the worker that may read it."""
+    arena = PayloadArena()
+    payload = bytes(range(256)) * 4096  # 1 MiB: the slot's pages, resident once read
+    done = [arena.put([payload]) for _ in range(2)]
+    out = arena.put([payload[::-1]])
+    for ref in [*done, out]:
+        assert list(ChunkPieces(ref)) == [payload if ref in done else payload[::-1]]
+        assert _resident_kib(ref.path) >= 1024  # this process, as a worker, maps it
+    for ref in done:
+        arena.give_back(ref)
+    arena.close()
+    assert all(ref.path in e2e.arena._MAPPED for ref in [*done, out])  # still mapped ...
+    assert [_resident_kib(ref.path) for ref in done] == [0, 0]  # ... and their pages gone
+    assert _resident_kib(out.path) >= 1024
+    assert list(ChunkPieces(out)) == [payload[::-1]]  # the one out is read as it was
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.binary(max_size=2_000), max_size=40), st.data())
 def test_payloads_appended_to_a_slot_read_back_exactly_as_written(
