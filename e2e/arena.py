@@ -10,10 +10,11 @@ workers map, and sends only where each payload lies (``ArenaRef``).
 * A slot is the caller's from ``take`` (or ``put``) until ``give_back``. Payloads are
   appended to it (``ArenaSlot.append``): the verifier writes each ballot's payload into
   its window's slot as it queues the ballot, and keeps no copy of its own (it reads one
-  back, ``ArenaSlot.read``, only on a rare path). Bytes once written are never written
-  again while the slot is out: workers may be reading them; appending after them (a
-  chunk's lent products, when it is sent) is safe. A slot grows (never shrinks) to the
-  most it has held.
+  back, ``ArenaSlot.read``, only on a rare path). A chunk's lent products go into a
+  slot of the chunk's own (``put``), given back as soon as the chunk is back. Bytes once
+  written are never written again while the slot is out: workers may be reading them;
+  appending after them is safe. A slot grows (never shrinks) to the most it has held, so
+  windows' slots and chunks' are reused apart.
 * The slots live in a directory of this process's own (mode 0700, its name carrying its
   PID namespace and process ID), removed at ``close``, when the arena is collected or
   when the process exits. A process killed outright removes nothing, and ``/dev/shm``
@@ -75,25 +76,28 @@ class PayloadArena:
         # comes first
         self._remove = weakref.finalize(self, shutil.rmtree, self._directory, True)
         self._owned: dict[str, ArenaSlot] = {}  # every slot, by path
+        # Free slots, by use: a slot keeps the size of the most it has held, so windows'
+        # slots (``take``) and chunks' (``put``: a chunk's lent products, a few MiB) are
+        # reused apart — one pool for both would grow every slot to a window's size.
         self._free: list[ArenaSlot] = []
+        self._free_chunks: list[ArenaSlot] = []
+        self._home: dict[str, list[ArenaSlot]] = {}  # by path: the free list it goes back to
 
     def take(self) -> ArenaSlot:
         """A free slot, emptied (made if none is free): the caller's until ``give_back``.
         Its space is had as payloads are appended (``ArenaSlot.append``)."""
-        slot = self._free.pop() if self._free else self._new_slot()
-        slot.length = 0
-        return slot
+        return self._take(self._free)
 
     def put(self, payloads: Sequence[bytes]) -> ArenaRef:
-        """Write a chunk's payloads into a free slot (made or grown as needed); the slot
-        is the chunk's until ``give_back``. Raises ``OSError`` when the space cannot be
-        had (the caller sends the chunk otherwise)."""
-        slot = self.take()
+        """Write a chunk's payloads into a free slot of the chunks' own (made or grown as
+        needed); the slot is the chunk's until ``give_back``. Raises ``OSError`` when the
+        space cannot be had (the caller sends the chunk otherwise)."""
+        slot = self._take(self._free_chunks)
         try:
             slot.fit(sum(len(payload) for payload in payloads))
             spans = [slot.append(payload) for payload in payloads]
         except OSError:
-            self._free.append(slot)
+            self._free_chunks.append(slot)
             raise
         return slot.ref(spans)
 
@@ -102,8 +106,15 @@ class PayloadArena:
         again. (A chunk given up without its outcome keeps its slot: a worker may still
         be reading it.)"""
         slot = self._owned.get(held.path)
-        if slot is not None and slot not in self._free:
-            self._free.append(slot)
+        free = self._home.get(held.path)
+        if slot is not None and free is not None and slot not in free:
+            free.append(slot)
+
+    def _take(self, free: list[ArenaSlot]) -> ArenaSlot:
+        slot = free.pop() if free else self._new_slot()
+        self._home[slot.path] = free
+        slot.length = 0
+        return slot
 
     def close(self) -> None:
         """Unmap and remove every slot. A free slot (no chunk reads it) is emptied first,
@@ -113,13 +124,13 @@ class PayloadArena:
         an idle pool between passes and again beside the next pass's first windows. A
         slot still out (a chunk given up without its outcome) is only removed: a worker
         may still be reading it, and stays able to."""
-        free = {id(slot) for slot in self._free}
+        free = {id(slot) for slot in [*self._free, *self._free_chunks]}
         for slot in self._owned.values():
             slot.close()
             if id(slot) in free:
                 with contextlib.suppress(OSError):
                     os.truncate(slot.path, 0)
-        self._owned, self._free = {}, []
+        self._owned, self._free, self._free_chunks, self._home = {}, [], [], {}
         self._remove()
 
     def _new_slot(self) -> ArenaSlot:
@@ -236,7 +247,7 @@ class ArenaSlot:
 # --- the workers' side -----------------------------------------------------------------
 
 _MAPPED: OrderedDict[str, tuple[int, mmap.mmap]] = OrderedDict()
-_MAPPED_KEPT = 8
+_MAPPED_KEPT = 16
 
 
 def _mapping(ref: ArenaRef) -> mmap.mmap:

@@ -33,7 +33,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from gmpy2 import mpz
@@ -330,7 +330,7 @@ def pack_products(products: Products, width: int) -> Packed:
             for contest_index, row in products.items()}
 
 
-def unpack_products(packed: Packed, width: int) -> Products:
+def unpack_products(packed: Mapping[int, bytes], width: int) -> Products:
     """``pack_products`` undone; only for products this verifier's own chunks computed."""
     from_bytes = mpz.from_bytes
     products: Products = {}
@@ -344,7 +344,7 @@ def unpack_products(packed: Packed, width: int) -> Products:
     return products
 
 
-def fold_packed(p: mpz, width: int, held: Sequence[Packed]) -> Products:
+def fold_packed(p: mpz, width: int, held: Sequence[Mapping[int, bytes]]) -> Products:
     """One device's packed products (at least one), unpacked and multiplied into one."""
     first, *rest = (unpack_products(packed, width) for packed in held)
     for other in rest:
@@ -361,42 +361,87 @@ class PackedPartial:
     contests: dict[int, int]
 
 
-@dataclass(slots=True)
 class PartialAggregate:
-    """Products of the counted cast ballots' ciphertexts per device (``totals[device]``,
-    ``Products``), and their counts per device, style and contest.
+    """Products of the counted cast ballots' ciphertexts per device (``Products``), and
+    their counts per device, style and contest.
 
     A chunk may start from products it was lent (``lent``): the verifier keeps each
     device's running product and hands it to the next chunk holding one of that device's
     ballots, so the multiplications happen in the workers whatever the ledger's order of
-    devices — a chunk returns every product it was lent, multiplied or not (``pack``)."""
+    devices — a chunk returns every product it was lent, multiplied or not (``pack``).
 
-    totals: dict[str, Products] = field(default_factory=dict)
-    styles: dict[str, dict[str, int]] = field(default_factory=dict)
-    contests: dict[int, int] = field(default_factory=dict)
+    One device's products are held as numbers at a time (the device of the ballot being
+    added): a chunk's ballots come by device (``RecordVerifier._cut``), so each device's
+    lent products are read (out of shared memory, ``_LentPieces``), unpacked and folded
+    when its first ballot comes, and packed again when the next device's does. A worker
+    then holds one device's numbers, not a chunk's hundred devices' (≈ 85 KiB each as
+    numbers), nor the chunk's lent bytes read out all at once; a device lent but not
+    multiplied (its ballots all refused) goes back as it came. Ballots of a device out of
+    order (only a refused one's, whose writer is another device) still multiply into the
+    one product: it is unpacked again."""
+
+    __slots__ = ("_device", "_loans", "_open", "_packed", "contests", "p", "styles", "width")
+
+    def __init__(self, p: mpz, width: int,
+                 loans: Mapping[str, Sequence[Mapping[int, bytes]]] | None = None) -> None:
+        self.p = p
+        self.width = width
+        self.styles: dict[str, dict[str, int]] = {}
+        self.contests: dict[int, int] = {}
+        # lent, not opened yet
+        self._loans = {device_id: held for device_id, held in (loans or {}).items() if held}
+        self._device: str | None = None  # the device whose products are open ...
+        self._open: Products = {}  # ... and they, as numbers
+        self._packed: dict[str, Packed] = {}  # closed: packed, to go back
 
     @classmethod
-    def lent(cls, p: mpz, width: int, loans: Mapping[str, Sequence[Packed]] | None
-             ) -> PartialAggregate:
-        """Start from the lent products: one per device (several are folded into one)."""
-        partial = cls()
-        for device_id, held in (loans or {}).items():
-            if held:
-                partial.totals[device_id] = fold_packed(p, width, held)
-        return partial
+    def lent(cls, p: mpz, width: int,
+             loans: Mapping[str, Sequence[Mapping[int, bytes]]] | None) -> PartialAggregate:
+        """Start from the lent products: one or more per device (several are folded into
+        one when the device is opened, or when packed)."""
+        return cls(p, width, loans)
 
-    def pack(self, width: int) -> PackedPartial:
-        return PackedPartial({device_id: pack_products(products, width)
-                              for device_id, products in self.totals.items()},
-                             self.styles, self.contests)
+    def _close(self) -> None:
+        if self._device is not None:
+            self._packed[self._device] = pack_products(self._open, self.width)
+            self._device, self._open = None, {}
 
-    def add(self, p: mpz, device_id: str, style_id: str,
+    def _open_device(self, device_id: str) -> Products:
+        if self._device == device_id:
+            return self._open
+        self._close()
+        if device_id in self._packed:  # (closed: opened again)
+            products = unpack_products(self._packed.pop(device_id), self.width)
+        elif held := self._loans.pop(device_id, None):
+            products = fold_packed(self.p, self.width, held)
+        else:
+            products = {}
+        self._device, self._open = device_id, products
+        return products
+
+    def products(self, device_id: str) -> Products:
+        """One device's products as numbers (its lent ones folded in): for tests."""
+        return self._open_device(device_id)
+
+    def pack(self) -> PackedPartial:
+        """The chunk's products, to go back to the verifier: every device's, lent or
+        multiplied here. A device lent one product and not multiplied goes back as it
+        came; several are folded into one."""
+        self._close()
+        loans, self._loans = self._loans, {}
+        for device_id, held in loans.items():
+            self._packed[device_id] = (
+                {contest: bytes(blob) for contest, blob in held[0].items()} if len(held) == 1
+                else pack_products(fold_packed(self.p, self.width, held), self.width))
+        return PackedPartial(self._packed, self.styles, self.contests)
+
+    def add(self, device_id: str, style_id: str,
             rows: Sequence[tuple[int, Sequence[tuple[mpz, mpz]]]]) -> None:
         """Multiply one counted ballot into its device's products."""
         styles = self.styles.setdefault(device_id, {})
         styles[style_id] = styles.get(style_id, 0) + 1
-        totals = self.totals.setdefault(device_id, {})
-        contests = self.contests
+        totals = self._open_device(device_id)
+        contests, p = self.contests, self.p
         for contest_index, row in rows:
             contests[contest_index] = contests.get(contest_index, 0) + 1
             _multiply_row(p, totals, contest_index, row)
@@ -535,7 +580,7 @@ def _phase(checks_proofs: bool) -> None:
 
 
 def verify_chunk(context: ElectionContext, tasks: Sequence[BallotTask],
-                 loans: Mapping[str, Sequence[Packed]] | None = None,
+                 loans: Mapping[str, Sequence[Mapping[int, bytes]]] | None = None,
                  payload_of: Callable[[int], bytes] | None = None) -> ChunkOutcome:
     """The per-ballot cryptography of a run of entries (runs in a worker); see above.
 
@@ -598,17 +643,17 @@ def verify_chunk(context: ElectionContext, tasks: Sequence[BallotTask],
         counted = (task.kind == EntryType.BALLOT and header is not None
                    and decode_error is None and verify_error is None)
         if counted and header is not None:
-            partial.add(group.p, header.device_id, header.style_id, rows)
+            partial.add(header.device_id, header.style_id, rows)
         digests = (tuple(_digest(alpha, width) for _, row in rows for alpha, _ in row)
                    if task.digests and header is not None else None)
         outcomes.append(BallotOutcome(task.index, header, digests, decode_error, verify_error,
                                       paper_id, counted))
-    return ChunkOutcome(tuple(outcomes), partial.pack(width))
+    return ChunkOutcome(tuple(outcomes), partial.pack())
 
 
 LoanLayout = tuple[tuple[str, tuple[tuple[int, ...], ...]], ...]
-"""Lent products written into shared memory after a chunk's payloads, in this order: per
-device, per product, per contest (its number here), the contest's packed bytes."""
+"""Lent products written into shared memory, in this order: per device, per product, per
+contest (its number here), the contest's packed bytes."""
 
 
 def loans_in_order(loans: Mapping[str, Sequence[Packed]]
@@ -621,20 +666,48 @@ def loans_in_order(loans: Mapping[str, Sequence[Packed]]
 
 
 def verify_chunk_in_arena(context: ElectionContext, tasks: Sequence[BallotTask],
-                          ref: ArenaRef, layout: LoanLayout = ()) -> ChunkOutcome:
+                          ref: ArenaRef, layout: LoanLayout = (),
+                          lent: ArenaRef | None = None) -> ChunkOutcome:
     """``verify_chunk`` of tasks sent without their payloads and lent products, which a
     local verifier wrote into shared memory instead of the pipe (``e2e.arena``): the
-    payloads first, then the products (``loans_in_order``). Each payload is read out when
-    its task's turn comes."""
+    payloads in ``ref``, then the products (``loans_in_order``) — in a slot of their own
+    (``lent``), or after the payloads in ``ref``. Each payload is read out when its task's
+    turn comes, and each device's products when its first ballot does."""
     read = ChunkPieces(ref)
-    expected = len(tasks) + sum(len(contests) for _, held in layout for contests in held)
-    if len(read) != expected:
-        raise RecordError(f"a chunk's shared memory holds {len(read)} pieces where its "
-                          f"layout says {expected}", "chunk")
-    blobs = (read[k] for k in range(len(tasks), expected))
-    loans = {device_id: [{contest: next(blobs) for contest in contests} for contests in held]
+    products = read if lent is None else ChunkPieces(lent)
+    lent_pieces = sum(len(contests) for _, held in layout for contests in held)
+    first = len(tasks) if lent is None else 0
+    counts = (((read, len(tasks) + lent_pieces),) if lent is None
+              else ((read, len(tasks)), (products, lent_pieces)))
+    for pieces, expected in counts:
+        if len(pieces) != expected:
+            raise RecordError(f"a chunk's shared memory holds {len(pieces)} pieces where "
+                              f"its layout says {expected}", "chunk")
+    at = iter(range(first, first + lent_pieces))
+    loans = {device_id: [_LentPieces(products, {contest: next(at) for contest in contests})
+                         for contests in held]
              for device_id, held in layout}
     return verify_chunk(context, tasks, loans, read.__getitem__)
+
+
+class _LentPieces(Mapping[int, bytes]):
+    """One lent product in shared memory (``Packed``), each contest's bytes copied out
+    when read: when its device is opened (``PartialAggregate``), not at the chunk's start."""
+
+    __slots__ = ("_at", "_pieces")
+
+    def __init__(self, pieces: ChunkPieces, at: dict[int, int]) -> None:
+        self._pieces = pieces
+        self._at = at  # contest index → the piece holding its bytes
+
+    def __getitem__(self, contest: int) -> bytes:
+        return self._pieces[self._at[contest]]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
 
 
 # --- bulk encryption -------------------------------------------------------------------

@@ -350,17 +350,12 @@ class _WindowPayloads:
         """A payload kept (read back out of shared memory: a rare path's)."""
         return self._slot.read(self._spans[at]) if self._slot is not None else self._held[at]
 
-    def chunk_ref(self, positions: Sequence[int], lent: Sequence[bytes]) -> ArenaRef | None:
-        """Where a chunk's payloads and (appended now) its lent products lie, for
-        ``verify_chunk_in_arena``; None when the window is not in shared memory or the
-        products find no room there."""
+    def chunk_ref(self, positions: Sequence[int]) -> ArenaRef | None:
+        """Where a chunk's payloads lie, for ``verify_chunk_in_arena``; None when the
+        window is not in shared memory."""
         if self._slot is None:
             return None
-        try:
-            added = [self._slot.append(blob) for blob in lent]
-        except OSError:
-            return None
-        return self._slot.ref([self._spans[at] for at in positions] + added)
+        return self._slot.ref([self._spans[at] for at in positions])
 
     def release(self) -> None:
         """Every chunk of the window is back and its outcomes applied: its slot goes back
@@ -397,7 +392,9 @@ class _Flight:
     pending: Future[ChunkOutcome] | ChunkOutcome
     queued: list[_Queued]
     lent: tuple[str, ...]
-    slot: ArenaRef | None = None  # its own slot of shared memory (not its window's), if any
+    # its own slot of shared memory (not its window's), if any: its lent products, or
+    # (a window not in shared memory) its payloads and lent products
+    slot: ArenaRef | None = None
     landed: ChunkOutcome | None = None
 
     def back(self) -> bool:
@@ -787,9 +784,16 @@ class RecordVerifier:
         loans = self.aggregate.lend(dict.fromkeys(
             item.writer_id for item in queued if item.kind == EntryType.BALLOT))
         layout, lent = loans_in_order(loans)
-        ref, own = None, None
+        ref = own = lent_ref = None
         if is_local(pool):
-            ref = window.chunk_ref([item.at for item in queued], lent)
+            ref = window.chunk_ref([item.at for item in queued])
+            # The lent products go into a slot of the chunk's own, given back when it
+            # lands: appended to the window's slot, they would stay until the window's
+            # last chunk is applied, and every window's slot would grow to hold them.
+            if ref is not None and lent:
+                lent_ref = own = self._to_arena(pool, lent)
+                if lent_ref is None:
+                    ref = None
         if ref is None:  # the payloads go another way: those in shared memory read back
             tasks = [task if task.payload else replace(task, payload=window.payload(item.at))
                      for task, item in zip(tasks, queued, strict=True)]
@@ -801,7 +805,8 @@ class RecordVerifier:
         if ref is not None:
             light = [task if not task.payload else replace(task, payload=b"")
                      for task in tasks]
-            outcome = pool.submit(verify_chunk_in_arena, self.context, light, ref, layout)
+            outcome = pool.submit(verify_chunk_in_arena, self.context, light, ref, layout,
+                                  lent_ref)
         else:
             outcome = pool.submit(verify_chunk, self.context, tasks, loans)
         return _Flight(outcome, queued, tuple(loans), own)
@@ -819,8 +824,9 @@ class RecordVerifier:
         return self._arena
 
     def _to_arena(self, pool: Executor | None, blobs: list[bytes]) -> ArenaRef | None:
-        """A chunk's payloads and lent products written into a slot of its own, for a
-        local process pool's workers (``e2e.arena``); None for other executors, or when
+        """A chunk's lent products (and its payloads, when its window's are not in shared
+        memory) written into a slot of its own, for a local process pool's workers
+        (``e2e.arena``), given back when the chunk lands; None for other executors, or when
         shared memory cannot be had (the pipe then carries them, as it does to a Dask
         cluster)."""
         arena = self._arena_for(pool)

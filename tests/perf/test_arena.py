@@ -113,6 +113,55 @@ def test_a_chunk_reads_its_payloads_and_lent_products_back_as_they_went_in(
         arena.close()
 
 
+def test_a_chunk_reads_lent_products_from_a_slot_of_their_own(monkeypatch) -> None:
+    """The verifier writes a chunk's lent products into a slot of the chunk's own (its
+    payloads stay in the window's slot): read back as they went in, and a slot of either
+    kind holding other than the layout's count of pieces is refused."""
+    loans = {"kiosk-2": [{0: b"a" * 8, 3: b"b" * 16}, {0: b"c" * 8}], "kiosk-1": [{1: b"d" * 4}]}
+    tasks = [BallotTask(7, "ballot", b"", "ledger entry 7", verified=True),
+             BallotTask(9, "ballot", b"", "ledger entry 9", verified=True)]
+    seen = []
+    monkeypatch.setattr(e2e.parallel, "verify_chunk",
+                        lambda context, tasks, loans, payload_of: seen.append(
+                            (loans, payload_of)))
+    layout, blobs = loans_in_order(loans)
+    arena = PayloadArena()
+    try:
+        window = arena.take()
+        payloads = window.ref([window.append(b"first"), window.append(b"second")])
+        lent = arena.put(blobs)
+        assert lent.path != window.path
+        verify_chunk_in_arena(None, tasks, payloads, layout, lent)
+        [(read, payload_of)] = seen
+        assert [payload_of(k) for k in range(len(tasks))] == [b"first", b"second"]
+        assert read == loans
+        with pytest.raises(RecordError, match="holds 3 pieces where its layout says 4"):
+            verify_chunk_in_arena(None, tasks, payloads, layout, arena.put(blobs[:-1]))
+        with pytest.raises(RecordError, match="holds 4 pieces where its layout says 2"):
+            verify_chunk_in_arena(None, tasks, lent, layout, lent)
+        assert len(seen) == 1
+    finally:
+        arena.close()
+
+
+def test_windows_and_chunks_reuse_their_own_slots() -> None:
+    """A slot keeps the size of the most it held: a window's slot given back is taken by
+    the next window, never by a chunk's few lent products (``put``), and the other way
+    round — else every slot would grow to a window's size."""
+    arena = PayloadArena()
+    try:
+        window = arena.take()
+        window.append(os.urandom(3 << 20))
+        chunk = arena.put([b"lent product"])
+        arena.give_back(chunk)
+        arena.give_back(window)  # the last given back
+        assert arena.put([b"next lent product"]).path == chunk.path
+        assert arena.take().path == window.path
+        assert arena.put([b"another"]).path not in {chunk.path, window.path}
+    finally:
+        arena.close()
+
+
 def test_pieces_are_read_out_one_at_a_time_by_position() -> None:
     arena = PayloadArena()
     try:

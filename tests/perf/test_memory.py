@@ -3,9 +3,11 @@ changes phase, inherited memory kept shared, SQLite page caches let go of betwee
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import platform
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -277,3 +279,51 @@ def test_a_pass_that_checked_proofs_renews_its_local_workers_and_a_tally_pass_ke
         assert tally.aggregate == verification.aggregate
     finally:
         pool.shutdown()
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def _heap_in_use() -> Callable[[], int]:
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = _Mallinfo2
+    return lambda: mallinfo2().uordblks + mallinfo2().hblkhd
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc",
+                    reason="the C heap in use (GMP's numbers included) is read by glibc's "
+                           "mallinfo2")
+def test_a_chunk_holds_one_devices_products_as_numbers_at_a_time() -> None:
+    """A tally chunk's worker is lent a hundred devices' products (4096-bit numbers, ten
+    contests of four selections each) and multiplies one ballot into each, device after
+    device: the products it returns (3.9 MiB of bytes) are what its heap grows by, not
+    those and every device's unpacked numbers besides (≈ 8 MiB before they were opened
+    one device at a time)."""
+    from gmpy2 import mpz
+
+    from e2e.parallel import PartialAggregate
+    heap_in_use = _heap_in_use()
+    width, rng = 512, random.Random(7)
+    p = mpz(2) ** 4096 - 1
+
+    def number() -> mpz:
+        return mpz(rng.getrandbits(4095) | 1)
+
+    loans = {f"device-{k}": [{contest: b"".join(number().to_bytes(width, "big")
+                                                for _ in range(8)) for contest in range(10)}]
+             for k in range(100)}
+    ballots = {device: [(contest, [(number(), number()) for _ in range(4)])
+                        for contest in range(10)] for device in loans}
+    start = peak = heap_in_use()
+    partial = PartialAggregate.lent(p, width, loans)
+    for device, rows in ballots.items():
+        partial.add(device, "style", rows)
+        peak = max(peak, heap_in_use())
+    back = partial.pack()
+    peak = max(peak, heap_in_use())
+    returned = sum(len(blob) for packed in back.products.values() for blob in packed.values())
+    assert returned == 100 * 10 * 8 * width
+    assert peak - start < returned + 2**20

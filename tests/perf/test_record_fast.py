@@ -172,8 +172,8 @@ def test_the_totals_are_not_read_while_products_are_on_loan(election, honest) ->
         aggregate.total(election.context, 0, 0)
     width = group.p_bytes
     with pytest.raises(RecordError, match="not lent"):
-        aggregate.merge(group, e2e.parallel.PartialAggregate().pack(width), returned=2)
-    back = e2e.parallel.PartialAggregate.lent(group.p, width, loans).pack(width)
+        aggregate.merge(group, e2e.parallel.PartialAggregate(group.p, width).pack(), returned=2)
+    back = e2e.parallel.PartialAggregate.lent(group.p, width, loans).pack()
     aggregate.merge(group, back, returned=1)
     assert aggregate.totals == before
 
@@ -193,10 +193,10 @@ def test_lent_products_multiply_like_one_product(ballots, cuts) -> None:
     bounds = sorted({0, len(rows), *(min(c, len(rows)) for c in cuts)})
     loans: dict[str, list] = {}
     for start, end in itertools.pairwise(bounds):
-        part = e2e.parallel.PartialAggregate()
+        part = e2e.parallel.PartialAggregate(p, width)
         for device, row in rows[start:end]:
-            part.add(p, device, "s", row)
-        for device, products in part.pack(width).products.items():
+            part.add(device, "s", row)
+        for device, products in part.pack().products.items():
             loans.setdefault(device, []).append(products)
     last = e2e.parallel.PartialAggregate.lent(p, width, loans)
     for device in {d for d, _ in rows}:
@@ -205,7 +205,43 @@ def test_lent_products_multiply_like_one_product(ballots, cuts) -> None:
             if other == device:
                 for j, (alpha, beta) in enumerate(row[0][1]):
                     expected[j] = [expected[j][0] * alpha % p, expected[j][1] * beta % p]
-        assert last.totals[device] == {0: expected}
+        assert last.products(device) == {0: expected}
+
+
+class _CountedReads(dict):  # type: ignore[type-arg]
+    """A lent product whose contests' reads are counted (shared memory's, in a worker)."""
+
+    reads = 0
+
+    def __getitem__(self, contest: int) -> bytes:
+        type(self).reads += 1
+        return dict.__getitem__(self, contest)
+
+    def items(self):  # type: ignore[no-untyped-def, override]
+        return ((contest, self[contest]) for contest in self)
+
+
+def test_a_device_lent_to_a_chunk_is_read_when_its_first_ballot_comes() -> None:
+    """A chunk's lent products are read (out of shared memory, into numbers) device by
+    device, as its ballots come; a device lent and not multiplied (its ballots refused)
+    goes back exactly as it came; one lent twice goes back folded into one."""
+    p, width = mpz(1_000_003), 3
+    packed = e2e.parallel.pack_products
+    _CountedReads.reads = 0
+    lent = {"a": [_CountedReads(packed({0: [[mpz(2), mpz(3)]]}, width))],
+            "b": [_CountedReads(packed({0: [[mpz(5), mpz(7)]], 1: [[mpz(11), mpz(13)]]}, width))],
+            "c": [packed({0: [[mpz(17), mpz(19)]]}, width),
+                  packed({0: [[mpz(23), mpz(29)]]}, width)]}
+    partial = e2e.parallel.PartialAggregate.lent(p, width, lent)
+    assert _CountedReads.reads == 0
+    partial.add("a", "s", [(0, [(mpz(31), mpz(37))])])
+    assert _CountedReads.reads == 1  # device a's one contest, not device b's two
+    back = partial.pack()
+    assert back.products["a"] == packed({0: [[mpz(62), mpz(111)]]}, width)
+    assert back.products["b"] == dict(lent["b"][0])
+    assert back.products["c"] == packed({0: [[mpz(17 * 23), mpz(19 * 29)]]}, width)
+    assert back.styles == {"a": {"s": 1}}
+    assert back.contests == {0: 1}
 
 
 def test_bad_proof_is_found_in_the_same_words_and_excluded(election, honest, pool) -> None:
