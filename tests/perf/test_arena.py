@@ -83,15 +83,23 @@ def test_a_worker_keeps_few_files_mapped() -> None:
             arena.close()
 
 
-def test_a_chunk_reads_its_payloads_and_lent_products_back_as_they_went_in(
-        monkeypatch) -> None:
-    loans = {"kiosk-2": [{0: b"a" * 8, 3: b"b" * 16}, {0: b"c" * 8}], "kiosk-1": [{1: b"d" * 4}]}
-    tasks = [BallotTask(7, "ballot", b"", "ledger entry 7", verified=True),
-             BallotTask(9, "ballot", b"", "ledger entry 9", verified=True)]
-    seen = []
+_LOANS = {"kiosk-2": [{0: b"a" * 8, 3: b"b" * 16}, {0: b"c" * 8}], "kiosk-1": [{1: b"d" * 4}]}
+_TASKS = [BallotTask(7, "ballot", b"", "ledger entry 7", verified=True),
+          BallotTask(9, "ballot", b"", "ledger entry 9", verified=True)]
+
+
+def _chunks_seen(monkeypatch) -> list[tuple]:  # type: ignore[type-arg]
+    """What ``verify_chunk`` is called with, in place of running it."""
+    seen: list[tuple] = []  # type: ignore[type-arg]
     monkeypatch.setattr(e2e.parallel, "verify_chunk",
                         lambda context, tasks, loans, payload_of: seen.append(
                             (tasks, loans, payload_of)))
+    return seen
+
+
+def test_a_chunk_reads_its_payloads_and_lent_products_back_as_they_went_in(
+        monkeypatch) -> None:
+    loans, tasks, seen = _LOANS, _TASKS, _chunks_seen(monkeypatch)
     layout, blobs = loans_in_order(loans)
     arena = PayloadArena()
     try:
@@ -117,13 +125,7 @@ def test_a_chunk_reads_lent_products_from_a_slot_of_their_own(monkeypatch) -> No
     """The verifier writes a chunk's lent products into a slot of the chunk's own (its
     payloads stay in the window's slot): read back as they went in, and a slot of either
     kind holding other than the layout's count of pieces is refused."""
-    loans = {"kiosk-2": [{0: b"a" * 8, 3: b"b" * 16}, {0: b"c" * 8}], "kiosk-1": [{1: b"d" * 4}]}
-    tasks = [BallotTask(7, "ballot", b"", "ledger entry 7", verified=True),
-             BallotTask(9, "ballot", b"", "ledger entry 9", verified=True)]
-    seen = []
-    monkeypatch.setattr(e2e.parallel, "verify_chunk",
-                        lambda context, tasks, loans, payload_of: seen.append(
-                            (loans, payload_of)))
+    loans, tasks, seen = _LOANS, _TASKS, _chunks_seen(monkeypatch)
     layout, blobs = loans_in_order(loans)
     arena = PayloadArena()
     try:
@@ -132,7 +134,7 @@ def test_a_chunk_reads_lent_products_from_a_slot_of_their_own(monkeypatch) -> No
         lent = arena.put(blobs)
         assert lent.path != window.path
         verify_chunk_in_arena(None, tasks, payloads, layout, lent)
-        [(read, payload_of)] = seen
+        [(_, read, payload_of)] = seen
         assert [payload_of(k) for k in range(len(tasks))] == [b"first", b"second"]
         assert read == loans
         with pytest.raises(RecordError, match="holds 3 pieces where its layout says 4"):
