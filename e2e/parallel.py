@@ -419,10 +419,6 @@ class PartialAggregate:
         self._device, self._open = device_id, products
         return products
 
-    def products(self, device_id: str) -> Products:
-        """One device's products as numbers (its lent ones folded in): for tests."""
-        return self._open_device(device_id)
-
     def pack(self) -> PackedPartial:
         """The chunk's products, to go back to the verifier: every device's, lent or
         multiplied here. A device lent one product and not multiplied goes back as it
@@ -674,11 +670,13 @@ def verify_chunk_in_arena(context: ElectionContext, tasks: Sequence[BallotTask],
     (``lent``), or after the payloads in ``ref``. Each payload is read out when its task's
     turn comes, and each device's products when its first ballot does."""
     read = ChunkPieces(ref)
-    products = read if lent is None else ChunkPieces(lent)
     lent_pieces = sum(len(contests) for _, held in layout for contests in held)
-    first = len(tasks) if lent is None else 0
-    counts = (((read, len(tasks) + lent_pieces),) if lent is None
-              else ((read, len(tasks)), (products, lent_pieces)))
+    if lent is None:  # the products after the payloads
+        products, first = read, len(tasks)
+        counts = ((read, len(tasks) + lent_pieces),)
+    else:
+        products, first = ChunkPieces(lent), 0
+        counts = ((read, len(tasks)), (products, lent_pieces))
     for pieces, expected in counts:
         if len(pieces) != expected:
             raise RecordError(f"a chunk's shared memory holds {len(pieces)} pieces where "

@@ -290,7 +290,11 @@ class _Mallinfo2(ctypes.Structure):
 def _heap_in_use() -> Callable[[], int]:
     mallinfo2 = ctypes.CDLL(None).mallinfo2
     mallinfo2.restype = _Mallinfo2
-    return lambda: mallinfo2().uordblks + mallinfo2().hblkhd
+    def in_use() -> int:
+        info = mallinfo2()
+        return info.uordblks + info.hblkhd
+
+    return in_use
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc",

@@ -198,14 +198,14 @@ def test_lent_products_multiply_like_one_product(ballots, cuts) -> None:
             part.add(device, "s", row)
         for device, products in part.pack().products.items():
             loans.setdefault(device, []).append(products)
-    last = e2e.parallel.PartialAggregate.lent(p, width, loans)
+    last = e2e.parallel.PartialAggregate.lent(p, width, loans).pack().products
     for device in {d for d, _ in rows}:
         expected = [[1, 1], [1, 1]]
         for other, row in rows:
             if other == device:
                 for j, (alpha, beta) in enumerate(row[0][1]):
                     expected[j] = [expected[j][0] * alpha % p, expected[j][1] * beta % p]
-        assert last.products(device) == {0: expected}
+        assert last[device] == e2e.parallel.pack_products({0: expected}, width)
 
 
 class _CountedReads(dict):  # type: ignore[type-arg]
