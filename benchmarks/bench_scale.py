@@ -149,12 +149,16 @@ class JobMemory:
     memory, and the shared memory. A sample is taken at the end too, so a job shorter
     than ``interval`` is still measured. The workers are asked for at each sample
     (``pids``): a renewed pool's are new ones. ``worker_hwm_kib``: the largest worker's
-    peak (VmHWM) seen — all ``job=False`` samples (a verification's, hours at 10^6)."""
+    peak (VmHWM) seen — all ``job=False`` samples (a verification's, hours at 10^6).
+    ``where``: if given, each sample is also counted under what it returns then (e.g. the
+    tenth of the record a pass is in), and ``peak_by_where`` keeps each one's peak."""
 
     def __init__(self, pids: Callable[[], list[int]], interval: float = 0.2, *,
-                 job: bool = True) -> None:
+                 job: bool = True, where: Callable[[], int] | None = None) -> None:
         self._pids = pids  # the workers now (a renewed pool's change)
         self._job = job  # False: only the workers' peaks (cheap: no smaps read)
+        self._where = where
+        self.peak_by_where: dict[int, int] = {}
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="job-memory", daemon=True)
@@ -189,6 +193,9 @@ class JobMemory:
                 mapped[path] = max(resident, mapped.get(path, 0))
         shared = _shared_kib(mapped)
         total = sum(pss for pss, _ in sizes) + shared
+        if self._where is not None:
+            where = self._where()
+            self.peak_by_where[where] = max(total, self.peak_by_where.get(where, 0))
         if total > self.peak_kib:
             self.peak_kib = total
             self.at_peak = {"main": sizes[0][0], "workers": sum(pss for pss, _ in sizes[1:]),

@@ -13,7 +13,8 @@ verdict looked up, every α answer checked, every ciphertext multiplied), each c
 against the first pass's totals. ``--chunk-size 64,48`` gives the passes these chunk sizes
 in turn; ``--memory`` samples the whole job's memory through each pass (``JobMemory``:
 the processes' proportional set sizes and the shared memory, every 0.1 s) and prints its
-peak. Run it from the tree to measure (``cd OTHER-TREE &&
+peak; ``--tenths`` adds the peak in each tenth of the record's entries, to see whether
+memory grows as a pass goes on. Run it from the tree to measure (``cd OTHER-TREE &&
 …/tally_pass_harness.py``: the code under the current directory is imported). The
 figures of record come from ``bench_scale.py --child RECORD 2 - tally``, which verifies
 for real first.
@@ -82,6 +83,8 @@ def main() -> int:
     parser.add_argument("--in-flight", type=int, default=4)
     parser.add_argument("--memory", action="store_true",
                         help="print each pass's whole-job memory peak (main, workers, shm)")
+    parser.add_argument("--tenths", action="store_true",
+                        help="with --memory: also the peak in each tenth of the record")
     parser.add_argument("--profile", type=Path, help="cProfile the last pass into this file")
     args = parser.parse_args()
 
@@ -95,9 +98,14 @@ def main() -> int:
     executor = local_pool(2)
     verdicts = VerdictCache()
 
+    at = [0]  # the ledger index a pass has read up to (for --tenths)
+
+    def reached(index: int) -> None:
+        at[0] = index
+
     def tally_pass(chunk_size: int = args.chunk_size[0]) -> RecordVerifier:
         return RecordVerifier(None, executor=executor, chunk_size=chunk_size,
-                              in_flight=args.in_flight, verdicts=verdicts)
+                              in_flight=args.in_flight, verdicts=verdicts, progress=reached)
 
     checks, signatures = e2e.ballot._batch_flags, Entry.verify_signature
     e2e.ballot._batch_flags = lambda context, views, **_: [False] * len(views)  # type: ignore
@@ -111,6 +119,7 @@ def main() -> int:
         e2e.ballot._batch_flags, Entry.verify_signature = checks, signatures
     print(f"verdicts filled WITHOUT checking proofs or signatures in "
           f"{time.perf_counter() - started:.1f} s ({filled.aggregate.ballots} ballots)")
+    entries = at[0] + 1
     reference = _outcome(filled.aggregate)
     del filled
     gc.collect()  # (outside the timing: no pass's state lives on into the next)
@@ -122,7 +131,9 @@ def main() -> int:
             profiler = cProfile.Profile()
             profiler.enable()
         size = args.chunk_size[n % len(args.chunk_size)]
-        memory = JobMemory(pids, interval=0.1).start() if args.memory else None
+        at[0] = 0
+        tenth = (lambda: min(9, at[0] * 10 // entries)) if args.tenths else None
+        memory = JobMemory(pids, interval=0.1, where=tenth).start() if args.memory else None
         workers, started, cpu = _workers_cpu_s(pids), time.perf_counter(), time.process_time()
         again = tally_pass(size)
         report = again.run(read_envelopes(args.record))
@@ -144,6 +155,9 @@ def main() -> int:
                      f"{parts['main'] / 1024:.1f}, workers {parts['workers'] / 1024:.1f}, "
                      f"shared memory {parts['shared_memory'] / 1024:.1f})")
         print(line, flush=True)
+        if memory is not None and memory.peak_by_where:
+            print("    peak by tenth of the record (MiB): " + ", ".join(
+                f"{memory.peak_by_where.get(n, 0) / 1024:.1f}" for n in range(10)), flush=True)
     executor.shutdown()
     return 0
 

@@ -20,12 +20,13 @@ Everything that depends on order stays here: envelopes, signatures, writers,
 sequences, phases, device chains, and α uniqueness (``e2e.alphas``, on disk). Chunks'
 outcomes are applied in ledger order and each finding is put where the one-by-one
 pass would have put it. Verdicts this process reached before — a ballot's proofs, an
-entry's signature — are reused (``e2e.verdicts``: keyed by H_E and the leaf hash), so
-the tally, each trustee's recomputation and the final verification check each ballot
-once. What is kept per ballot — those verdicts, the tracking codes — is held in memory
-up to a fixed bound and on disk beyond it (``e2e.scratch``), so memory stays flat as
-the ledger grows. ``fast=False`` runs the simple reference pass (checked decoding, each proof on
-its own, α in memory) for comparison.
+entry's signature — are reused (``e2e.verdicts``: keyed by H_E and the leaf hash,
+stored in ledger order), so the tally, each trustee's recomputation and the final
+verification check each ballot once. What is kept per ballot — those verdicts, the
+tracking codes — is held in memory up to a fixed bound and on disk beyond it
+(``e2e.scratch``), so memory stays flat as the ledger grows. ``fast=False`` runs the
+simple reference pass (checked decoding, each proof on its own, α in memory) for
+comparison.
 """
 
 from __future__ import annotations
@@ -405,19 +406,20 @@ class _CachedSignatureEntry(Entry):
     """An entry whose signature check consults the process's verdicts first (keyed by the
     writer's key and the envelope's leaf hash, which covers the signed bytes)."""
 
-    __slots__ = ("_leaf", "_verdicts")
+    __slots__ = ("_index", "_leaf", "_verdicts")
 
     def verify_signature(self, key: object) -> None:
         verdict = VerdictCache.signature(key.key_bytes, self._leaf)  # type: ignore[attr-defined]
-        if verdict in self._verdicts:
+        if self._verdicts.has(verdict, self._index):
             return
         Entry.verify_signature(self, key)  # type: ignore[arg-type]
-        self._verdicts.add(verdict)
+        self._verdicts.add(verdict, self._index)
 
     @classmethod
-    def wrap(cls, entry: Entry, leaf: bytes, verdicts: VerdictCache) -> Entry:
+    def wrap(cls, entry: Entry, index: int, leaf: bytes, verdicts: VerdictCache) -> Entry:
         wrapped = cls(entry.entry_type, entry.election_id, entry.writer_id, entry.sequence,
                       entry.payload, entry.signature)
+        object.__setattr__(wrapped, "_index", index)
         object.__setattr__(wrapped, "_leaf", leaf)
         object.__setattr__(wrapped, "_verdicts", verdicts)
         return wrapped
@@ -533,9 +535,8 @@ class RecordVerifier:
         sets of codes go (what they hold stays on disk). Filled by this pass's inserts,
         they would otherwise stay full through the next pass, which reads few of those
         pages (a tally pass: the registry's answers, in ledger order; another pass's
-        codes). The verdicts' cache stays: the next pass looks up every verdict, at
-        random, and reading them back from disk cost a 10^5-ballot tally pass 13 s
-        (benchmarks/README.md, run 6)."""
+        codes). The verdicts' cache is left alone: it is small (1 MiB at most), and the
+        next pass reads the verdicts in ledger order, each page once (e2e.verdicts)."""
         if self._registry is not None:
             self._registry.release_memory()
         for keys in (self.cast_codes, self.challenged_codes, self.spoiled_paper_ids):
@@ -564,7 +565,7 @@ class RecordVerifier:
             self.state.election_id = entry.election_id
         where = f"{where} ({entry.entry_type} by {entry.writer_id})"
         if self.fast:
-            entry = _CachedSignatureEntry.wrap(entry, leaf, self._verdicts)
+            entry = _CachedSignatureEntry.wrap(entry, index, leaf, self._verdicts)
         try:
             self.state.check(index, entry)
         except PaperchainError as err:
@@ -687,7 +688,7 @@ class RecordVerifier:
         if self._registry is None:
             self._registry = registry_for(extended)
         kind = entry.entry_type
-        by_leaf = VerdictCache.ballot_by_leaf(extended, kind, leaf) in self._verdicts
+        by_leaf = self._verdicts.has(VerdictCache.ballot_by_leaf(extended, kind, leaf), index)
         # ... or admitted by this process's ledger operator (its verdict is by payload)
         verified = by_leaf or VerdictCache.ballot_by_payload(
             extended, kind, entry.payload) in self._verdicts
@@ -941,7 +942,7 @@ class RecordVerifier:
         self._last_ballot = item.index
         if not item.verified and result.decode_error is None and result.verify_error is None:
             self._verdicts.add(VerdictCache.ballot_by_leaf(context.extended_base_hash,
-                                                           item.kind, item.leaf))
+                                                           item.kind, item.leaf), item.index)
         if problem is None and repeated:
             problem = RecordError(f"{repeated} α value(s) already used by an earlier ballot")
         cast = item.kind == EntryType.BALLOT

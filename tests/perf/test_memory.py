@@ -184,7 +184,7 @@ def test_letting_the_page_cache_go_gives_back_sqlites_memory() -> None:
     if used is None:
         pytest.skip("SQLite's shared library is not loadable here")
     before = used()
-    codes = KeySet(1)
+    codes = KeySet(1, cache_kib=16_384)
     for _ in range(100_000):  # ≈ 4.5 MB of keys on disk, their pages in the cache
         codes.add(secrets.token_bytes(32))
     filled = used()
@@ -193,6 +193,35 @@ def test_letting_the_page_cache_go_gives_back_sqlites_memory() -> None:
     codes.release_memory()
     assert filled - used() > 2 * 2**20
     assert len(codes) == 100_000
+
+
+def test_a_scratch_store_s_page_cache_stays_within_its_bound() -> None:
+    """The caches a pass keeps do not grow with the ballots: ≈ 4.5 MB of keys on disk,
+    of codes (random) and of verdicts (in ledger order), and SQLite holds no more than
+    the sets' bounds (2 MiB and 1 MiB) for them."""
+    import secrets
+
+    from e2e.scratch import KeySet
+    from e2e.verdicts import VerdictCache
+    used = _sqlite_memory_used()
+    if used is None:
+        pytest.skip("SQLite's shared library is not loadable here")
+    start = used()
+    big = KeySet(1, cache_kib=16_384)  # the measure sees a cache that is not bounded tight
+    for _ in range(100_000):
+        big.add(secrets.token_bytes(32))
+    if used() - start < 3 * 2**20:
+        pytest.skip("this Python's sqlite3 does not use the shared library ctypes loads")
+    big.clear()
+    before = used()
+    codes = KeySet(1)
+    verdicts = VerdictCache(memory_limit=1)
+    for position in range(1, 100_001):
+        codes.add(secrets.token_bytes(32))
+        verdicts.add(secrets.token_bytes(32), position)
+    held = used() - before
+    assert held < (2_048 + 1_024 + 512) * 1024, f"SQLite holds {held} bytes"
+    assert len(codes) == len(verdicts) == 100_000
 
 
 def test_a_local_pool_starts_its_workers_lazily_and_renews_them() -> None:

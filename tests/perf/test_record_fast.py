@@ -374,6 +374,13 @@ def test_per_ballot_state_stays_within_its_memory_bound_and_is_reused_from_disk(
     assert first.run(envelopes).ok
     assert verdicts.in_memory <= bound
     assert verdicts.on_disk > 30  # 19 ballots' and every entry's signature's verdicts
+    # on disk at their entries' ledger indices, so that the next pass reads them in order
+    store = verdicts._keys._disk
+    assert store is not None
+    positions = [p for (p,) in store.db.execute("SELECT p FROM keys")]
+    assert positions == sorted(positions)
+    assert set(range(25)) <= set(positions)
+    assert max(positions) < len(envelopes)
     for codes, held in ((first.cast_codes, 17), (first.challenged_codes, 2)):
         assert codes.in_memory <= bound
         assert len(codes) == held == len(set(codes))
@@ -424,11 +431,43 @@ def test_a_verdict_row_written_into_the_scratch_file_is_not_a_verdict() -> None:
     forged = VerdictCache.key(b"test", b"forged")
     store = verdicts._keys._disk  # the process's scratch database
     assert store is not None
-    store.db.execute("INSERT INTO keys VALUES (?)", (forged,))
+    store.db.execute("INSERT INTO keys VALUES (0, ?)", (forged,))
+    store.db.execute("INSERT INTO keys VALUES (7, ?)", (forged,))
     assert forged not in verdicts
+    assert not verdicts.has(forged, 7)
     verdicts.clear()
     assert len(verdicts) == 0
     assert held[0] not in verdicts
+
+
+def test_a_key_is_found_at_the_position_it_was_added_at_only() -> None:
+    """In memory and on disk alike; a bad position is refused, not stored."""
+    verdicts = VerdictCache(memory_limit=2)
+    held = [(VerdictCache.key(b"test", bytes([n])), 10 + n) for n in range(5)]
+    for key, position in held:
+        verdicts.add(key, position)
+    assert verdicts.in_memory == 2
+    assert verdicts.on_disk == 3
+    for key, position in held:  # the first three from disk, the last two from memory
+        assert verdicts.has(key, position)
+        assert not verdicts.has(key, position + 1)
+        assert key not in verdicts  # (at position 0)
+    store = verdicts._keys._disk
+    assert store is not None
+    assert [p for (p,) in store.db.execute("SELECT p FROM keys")] == [10, 11, 12]
+    codes = KeySet(1)
+    codes.add(b"code", 3)
+    codes.add(b"code", 4)  # the same bytes at another position: another member
+    assert len(codes) == 2
+    assert codes.has(b"code", 3)
+    assert codes.has(b"code", 4)
+    assert b"code" not in codes
+    for bad in (-1, 1 << 63):
+        with pytest.raises(ValueError, match="position"):
+            codes.add(b"code", bad)
+        with pytest.raises(ValueError, match="position"):
+            codes.has(b"code", bad)
+    assert len(codes) == 2
 
 
 def test_a_key_set_counts_distinct_keys_across_memory_and_disk() -> None:
