@@ -228,19 +228,24 @@ LAYOUTS = ("interleaved", "sequential")
 
 
 def ensure_record(size: int, compact: bool = True, workers: int = 2,
-                  build: bool = True, layout: str = "sequential") -> Path:
+                  build: bool = True, layout: str = "sequential", *,
+                  election_of: Callable[[int], Any] = _election,
+                  path_of: Callable[[int, bool, str], Path] = _record_path) -> Path:
     """The cached record of ``size`` cast ballots (built once: hours at 10^5).
 
     ``layout``: "sequential" — each device's ballots together, as ``bulk_chains`` builds
     them; "interleaved" — the devices in turn, as on an election day, derived from the
-    sequential record (``interleave_record``: minutes at 10^5, every entry unchanged)."""
+    sequential record (``interleave_record``: minutes at 10^5, every entry unchanged).
+    ``election_of`` (the ``SyntheticElection`` of a size) and ``path_of`` (where a record
+    goes) give records of other shapes (``build_scale_record.py``)."""
     from tests.perf.ledgers import envelopes_of, interleave_record, write_envelopes
-    path = _record_path(size, compact, layout)
+    path = path_of(size, compact, layout)
     if path.exists():
         return path
     if layout == "interleaved":
         started = time.perf_counter()
-        interleave_record(ensure_record(size, compact, workers, build), path)
+        interleave_record(ensure_record(size, compact, workers, build, election_of=election_of,
+                                        path_of=path_of), path)
         print(f"interleaved {path.name} in {time.perf_counter() - started:.0f} s",
               file=sys.stderr)
         return path
@@ -249,8 +254,8 @@ def ensure_record(size: int, compact: bool = True, workers: int = 2,
             f"{path.relative_to(ROOT)} is not built: building it takes about "
             f"{size * 0.032 / 60:.0f} min of both cores here (32 ms per ballot, measured at "
             f"10^3); run once with --build to build it and include {size} ballots")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    election = _election(size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    election = election_of(size)
     devices = sorted(election.device_keys)
     counts = {d: size // len(devices) + (1 if i < size % len(devices) else 0)
               for i, d in enumerate(devices)}

@@ -49,13 +49,11 @@ def main() -> int:
 
     shape = f"{args.contests}x{args.candidates}-{args.devices}dev"
 
-    def record_path(size: int, compact: bool, layout: str = "sequential") -> Path:
+    def record_path(size: int, compact: bool, layout: str) -> Path:
         return args.out / f"record-{size}-{shape}-{layout}.bin"
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    bench_scale._election = election
-    bench_scale._record_path = record_path
-    print(bench_scale.ensure_record(args.ballots, workers=args.workers, layout="interleaved"))
+    print(bench_scale.ensure_record(args.ballots, workers=args.workers, layout="interleaved",
+                                    election_of=election, path_of=record_path))
     return 0
 
 

@@ -10,10 +10,14 @@ import platform
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from e2e.memory import return_freed_memory
+
+if TYPE_CHECKING:
+    from e2e.scratch import KeySet
 
 _STATM = Path("/proc/self/statm")
 
@@ -176,7 +180,9 @@ def test_a_pass_that_reads_known_answers_keeps_the_registrys_cache_small() -> No
         registry.close()
 
 
-def test_letting_the_page_cache_go_gives_back_sqlites_memory() -> None:
+def _sqlite_memory_and_a_full_cache() -> tuple[Callable[[], int], KeySet]:
+    """SQLite's count of its memory, and a set of 100,000 random keys (≈ 4.5 MB on disk)
+    whose 16 MiB page cache holds them all; skips where that count does not see them."""
     import secrets
 
     from e2e.scratch import KeySet
@@ -185,11 +191,16 @@ def test_letting_the_page_cache_go_gives_back_sqlites_memory() -> None:
         pytest.skip("SQLite's shared library is not loadable here")
     before = used()
     codes = KeySet(1, cache_kib=16_384)
-    for _ in range(100_000):  # ≈ 4.5 MB of keys on disk, their pages in the cache
+    for _ in range(100_000):
         codes.add(secrets.token_bytes(32))
-    filled = used()
-    if filled - before < 2 * 2**20:
+    if used() - before < 2 * 2**20:
         pytest.skip("this Python's sqlite3 does not use the shared library ctypes loads")
+    return used, codes
+
+
+def test_letting_the_page_cache_go_gives_back_sqlites_memory() -> None:
+    used, codes = _sqlite_memory_and_a_full_cache()
+    filled = used()
     codes.release_memory()
     assert filled - used() > 2 * 2**20
     assert len(codes) == 100_000
@@ -203,15 +214,7 @@ def test_a_scratch_store_s_page_cache_stays_within_its_bound() -> None:
 
     from e2e.scratch import KeySet
     from e2e.verdicts import VerdictCache
-    used = _sqlite_memory_used()
-    if used is None:
-        pytest.skip("SQLite's shared library is not loadable here")
-    start = used()
-    big = KeySet(1, cache_kib=16_384)  # the measure sees a cache that is not bounded tight
-    for _ in range(100_000):
-        big.add(secrets.token_bytes(32))
-    if used() - start < 3 * 2**20:
-        pytest.skip("this Python's sqlite3 does not use the shared library ctypes loads")
+    used, big = _sqlite_memory_and_a_full_cache()  # the measure sees an unbounded cache
     big.clear()
     before = used()
     codes = KeySet(1)
