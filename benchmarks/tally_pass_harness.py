@@ -1,7 +1,8 @@
 """A/B harness for the tally pass alone: NOT a verification, NOT a benchmark of record.
 
     .venv/bin/python benchmarks/tally_pass_harness.py RECORD [--passes N] [--chunk-size 64]
-        [--in-flight 4] [--memory] [--profile FILE]
+        [--in-flight 4] [--devices-per-chunk N] [--held-memory BYTES] [--memory [--tenths]]
+        [--profile FILE]
 
 The tally pass (the trustee's recomputation) reuses the verdicts of a verification in the
 same process. A real verification of the 10^5 record takes ≈ 45 min; to compare versions
@@ -14,10 +15,11 @@ against the first pass's totals. ``--chunk-size 64,48`` gives the passes these c
 in turn; ``--memory`` samples the whole job's memory through each pass (``JobMemory``:
 the processes' proportional set sizes and the shared memory, every 0.1 s) and prints its
 peak; ``--tenths`` adds the peak in each tenth of the record's entries, to see whether
-memory grows as a pass goes on. Run it from the tree to measure (``cd OTHER-TREE &&
-…/tally_pass_harness.py``: the code under the current directory is imported). The
-figures of record come from ``bench_scale.py --child RECORD 2 - tally``, which verifies
-for real first.
+memory grows as a pass goes on. ``--devices-per-chunk`` and ``--held-memory`` set the
+verifier's options of those names (``e2e.verify.RecordVerifier``) for every pass. Run
+it from the tree to measure (``cd OTHER-TREE && …/tally_pass_harness.py``: the code under
+the current directory is imported). The figures of record come from
+``bench_scale.py --child RECORD 2 - tally``, which verifies for real first.
 """
 
 from __future__ import annotations
@@ -52,9 +54,9 @@ def _outcome(aggregate: CastAggregate) -> str:
               sorted((device, sorted(styles.items()))
                      for device, styles in aggregate.device_styles.items()))
     digest.update(repr(counts).encode())
-    products = [("", aggregate.totals)]
-    products += sorted(aggregate.device_totals.items())
-    for device, totals in products:
+    devices = aggregate.device_totals  # (each device's computed when asked: one at a time)
+    for device in ["", *sorted(devices)]:
+        totals = aggregate.totals if not device else devices[device]
         digest.update(device.encode() + b"\0")
         for key in sorted(totals):
             ciphertext = totals[key]
@@ -81,6 +83,12 @@ def main() -> int:
     parser.add_argument("--chunk-size", type=_sizes, default=(64,),
                         help="chunk size of the passes, or sizes they take in turn: 64,48")
     parser.add_argument("--in-flight", type=int, default=4)
+    parser.add_argument("--devices-per-chunk", type=int, default=None,
+                        help="devices whose products one chunk is lent, at most (the "
+                             "verifier's default unless given)")
+    parser.add_argument("--held-memory", type=int, default=None,
+                        help="bytes of devices' products held in memory between loans (the "
+                             "verifier's default unless given; the rest on disk)")
     parser.add_argument("--memory", action="store_true",
                         help="print each pass's whole-job memory peak (main, workers, shm)")
     parser.add_argument("--tenths", action="store_true",
@@ -90,6 +98,7 @@ def main() -> int:
 
     import e2e.ballot
     from e2e.ledger.entry import Entry
+    from e2e.memory import return_freed_memory
     from e2e.parallel import local_pool
     from e2e.verdicts import VerdictCache
     from e2e.verify import RecordVerifier
@@ -103,8 +112,12 @@ def main() -> int:
     def reached(index: int) -> None:
         at[0] = index
 
+    shape = {name: value for name, value in (("devices_per_chunk", args.devices_per_chunk),
+                                             ("held_memory", args.held_memory))
+             if value is not None}
+
     def tally_pass(chunk_size: int = args.chunk_size[0]) -> RecordVerifier:
-        return RecordVerifier(None, executor=executor, chunk_size=chunk_size,
+        return RecordVerifier(None, executor=executor, chunk_size=chunk_size, **shape,
                               in_flight=args.in_flight, verdicts=verdicts, progress=reached)
 
     checks, signatures = e2e.ballot._batch_flags, Entry.verify_signature
@@ -147,6 +160,7 @@ def main() -> int:
             raise SystemExit("a tally pass gave another result")
         del again
         gc.collect()
+        return_freed_memory()  # (what the digest above freed: not the next pass's memory)
         line = (f"chunks of {size:3d}: tally pass wall {wall:6.2f} s   main CPU {main_cpu:5.2f} s"
                 f"   workers' CPU {_workers_cpu_s(pids) - workers:5.2f} s")
         if memory is not None:

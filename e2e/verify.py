@@ -24,16 +24,19 @@ entry's signature — are reused (``e2e.verdicts``: keyed by H_E and the leaf ha
 stored in ledger order), so the tally, each trustee's recomputation and the final
 verification check each ballot once. What is kept per ballot — those verdicts, the
 tracking codes — is held in memory up to a fixed bound and on disk beyond it
-(``e2e.scratch``), so memory stays flat as the ledger grows. ``fast=False`` runs the
-simple reference pass (checked decoding, each proof on its own, α in memory) for
-comparison.
+(``e2e.scratch``), so memory stays flat as the ledger grows. What is kept per device —
+its running products, the cast side of its CVR equality proof — waits in memory up to a
+bound and on disk beyond it (``e2e.held_products``), and a chunk is lent the products of
+at most ``devices_per_chunk`` devices, so memory stays flat as devices are added too.
+``fast=False`` runs the simple reference pass (checked decoding, each proof on its own, α
+in memory) for comparison.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, TypeVar
@@ -48,6 +51,7 @@ from e2e.context import ElectionContext
 from e2e.elgamal import Ciphertext
 from e2e.errors import PaperchainError, RecordError
 from e2e.group import GroupParameters, _trusted_p
+from e2e.held_products import HeldProducts
 from e2e.ledger.entry import GENESIS_PREVIOUS, Entry, decode_envelope, leaf_hash_of
 from e2e.ledger.operator import LedgerState
 from e2e.ledger.types import EntryType
@@ -129,28 +133,35 @@ class CastAggregate:
     next holds one of the device's ballots (``lend``) and takes back with the chunk's
     outcome (``merge``): the multiplications run in the workers, whether the ledger holds
     each device's ballots together or interleaves the devices as an election day does.
-    A device may hold several products while one is on loan; they are folded into one
-    when lent again or when the totals are read. ``totals`` and ``device_totals`` are
-    computed on reading (per device its products folded and each ballot taken back
-    divided out; over devices their product) and may only be read when nothing is on
+    Between loans they wait in ``e2e.held_products.HeldProducts``: in memory up to a bound
+    (``held_memory``), the rest in a temporary file, so the verifier's memory does not grow
+    with the number of devices. A device may hold several products while one is on loan;
+    they are folded into one when lent again or when the totals are read. ``totals`` is
+    computed on reading, one device at a time (its products folded and each ballot taken
+    back divided out; over devices their product), and ``device_totals`` computes a
+    device's products when asked for them; either may only be read when nothing is on
     loan. The reference pass (``add``) multiplies here, in this process.
     """
 
-    __slots__ = ("_cache", "_group", "_held", "_here", "_lent", "_removed", "ballots",
-                 "ballots_per_contest", "ballots_per_style", "device_styles")
+    __slots__ = ("_cache", "_device_cache", "_group", "_held", "_here", "_lent", "_removed",
+                 "ballots", "ballots_per_contest", "ballots_per_style", "device_styles")
 
-    def __init__(self) -> None:
+    def __init__(self, held_memory: int | None = None) -> None:
         self.ballots_per_contest: dict[int, int] = {}
         self.ballots_per_style: dict[str, int] = {}
         self.ballots = 0
         self.device_styles: dict[str, dict[str, int]] = {}
-        self._held: dict[str, list[Packed]] = {}  # per device: its products not on loan
+        # per device: its products not on loan
+        self._held = HeldProducts(held_memory)
         self._here: dict[str, Products] = {}  # per device: the reference pass's (``add``)
         self._removed: dict[str, Products] = {}  # per device: ballots taken back
         self._lent = 0  # products on loan to chunks in flight
         self._group: GroupParameters | None = None
-        self._cache: tuple[dict[tuple[int, int], Ciphertext],
-                           dict[str, dict[tuple[int, int], Ciphertext]]] | None = None
+        self._cache: dict[tuple[int, int], Ciphertext] | None = None
+        self._device_cache: tuple[str, dict[tuple[int, int], Ciphertext]] | None = None
+
+    def _changed(self) -> None:
+        self._cache = self._device_cache = None
 
     def _count(self, device_id: str, style_id: str, contests: Iterable[int], n: int) -> None:
         self.ballots += n
@@ -171,15 +182,15 @@ class CastAggregate:
             self._here[ballot.device_id] = rows
         else:
             fold_products(group.p, here, rows)
-        self._cache = None
+        self._changed()
 
     def lend(self, devices: Iterable[str]) -> dict[str, list[Packed]]:
         """These devices' products, for a chunk to multiply into (``verify_chunk``); until
         ``merge`` takes them back they are on loan."""
-        loans = {d: held for d in devices if (held := self._held.pop(d, None))}
+        loans = {d: held for d in devices if (held := self._held.take(d))}
         if loans:
             self._lent += len(loans)
-            self._cache = None
+            self._changed()
         return loans
 
     def merge(self, group: GroupParameters, partial: PackedPartial, returned: int = 0
@@ -192,13 +203,13 @@ class CastAggregate:
         self._lent -= returned
         self._group = group
         for device_id, products in partial.products.items():
-            self._held.setdefault(device_id, []).append(products)
+            self._held.add(device_id, products)
         for device_id, styles in partial.styles.items():
             for style_id, count in styles.items():
                 self._count(device_id, style_id, (), count)
         for contest, count in partial.contests.items():
             self.ballots_per_contest[contest] = self.ballots_per_contest.get(contest, 0) + count
-        self._cache = None
+        self._changed()
 
     def remove(self, group: GroupParameters, device_id: str, style_id: str,
                rows: Sequence[tuple[int, Sequence[tuple[mpz, mpz]]]]) -> None:
@@ -219,55 +230,67 @@ class CastAggregate:
             take(self.ballots_per_contest, contest_index)
         fold_products(group.p, self._removed.setdefault(device_id, {}),
                       {contest_index: [list(pair) for pair in row] for contest_index, row in rows})
-        self._cache = None
+        self._changed()
 
-    def _totals(self) -> tuple[dict[tuple[int, int], Ciphertext],
-                               dict[str, dict[tuple[int, int], Ciphertext]]]:
+    def _devices(self) -> list[str]:
+        """The devices holding products (the reference pass's or merged ones)."""
+        return list(dict.fromkeys([*self._held, *self._here]))
+
+    def _device_products(self, device_id: str) -> dict[tuple[int, int], Ciphertext] | None:
+        """One device's products per (contest, selection), its ballots taken back divided
+        out; None if it holds none. Its products are folded into one and held again."""
+        if self._lent:
+            raise RecordError("the tally's products are read while chunks still hold some")
+        cached = self._device_cache
+        if cached is not None and cached[0] == device_id:
+            return cached[1]
+        group = self._group
+        if group is None:  # nothing was ever added or merged
+            return None
+        width = group.p_bytes
+        held = self._held.take(device_id)
+        first = fold_packed(group.p, width, held) if held else None
+        here = self._here.pop(device_id, None)
+        if here is not None:
+            first = here if first is None else fold_products(group.p, first, here)
+        if first is None:
+            return None
+        self._held.add(device_id, pack_products(first, width))  # folded once for all
+        removed = self._removed.get(device_id, {})
+        device: dict[tuple[int, int], Ciphertext] = {}
+        for contest_index, row in first.items():
+            out = removed.get(contest_index)
+            for j, (alpha, beta) in enumerate(row):
+                ciphertext = Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group))
+                if out is not None:
+                    ciphertext = ciphertext / Ciphertext(_trusted_p(out[j][0], group),
+                                                         _trusted_p(out[j][1], group))
+                device[(contest_index, j)] = ciphertext
+        self._device_cache = (device_id, device)
+        return device
+
+    @property
+    def totals(self) -> dict[tuple[int, int], Ciphertext]:
+        """Per (contest, selection) the product of the valid cast ballots' ciphertexts:
+        computed once per change, one device at a time (no device's products kept)."""
         if self._cache is not None:
             return self._cache
         if self._lent:
             raise RecordError("the tally's products are read while chunks still hold some")
-        group = self._group
         totals: dict[tuple[int, int], Ciphertext] = {}
-        devices: dict[str, dict[tuple[int, int], Ciphertext]] = {}
-        if group is None:  # nothing was ever added or merged
-            self._cache = (totals, devices)
-            return self._cache
-        width = group.p_bytes
-        for device_id in {**self._held, **self._here}:
-            held = self._held.get(device_id)
-            first = fold_packed(group.p, width, held) if held else None
-            here = self._here.pop(device_id, None)
-            if here is not None:
-                first = here if first is None else fold_products(group.p, first, here)
-            if first is None:
-                continue
-            self._held[device_id] = [pack_products(first, width)]  # folded once for all
-            removed = self._removed.get(device_id, {})
-            device = devices[device_id] = {}
-            for contest_index, row in first.items():
-                out = removed.get(contest_index)
-                for j, (alpha, beta) in enumerate(row):
-                    ciphertext = Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group))
-                    if out is not None:
-                        ciphertext = ciphertext / Ciphertext(_trusted_p(out[j][0], group),
-                                                             _trusted_p(out[j][1], group))
-                    key = (contest_index, j)
-                    device[key] = ciphertext
-                    current = totals.get(key)
-                    totals[key] = ciphertext if current is None else current * ciphertext
-        self._cache = (totals, devices)
-        return self._cache
+        for device_id in self._devices():
+            device = self._device_products(device_id)
+            for key, ciphertext in (device or {}).items():
+                current = totals.get(key)
+                totals[key] = ciphertext if current is None else current * ciphertext
+        self._device_cache = None
+        self._cache = totals
+        return totals
 
     @property
-    def totals(self) -> dict[tuple[int, int], Ciphertext]:
-        """Per (contest, selection) the product of the valid cast ballots' ciphertexts."""
-        return self._totals()[0]
-
-    @property
-    def device_totals(self) -> dict[str, dict[tuple[int, int], Ciphertext]]:
-        """The same per device."""
-        return self._totals()[1]
+    def device_totals(self) -> Mapping[str, dict[tuple[int, int], Ciphertext]]:
+        """The same per device: a view that computes a device's products when asked."""
+        return _DeviceTotals(self)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CastAggregate):
@@ -276,19 +299,42 @@ class CastAggregate:
                 and self.ballots_per_contest == other.ballots_per_contest
                 and self.ballots_per_style == other.ballots_per_style
                 and self.device_styles == other.device_styles
-                and self.totals == other.totals and self.device_totals == other.device_totals)
+                and self.totals == other.totals
+                and dict(self.device_totals) == dict(other.device_totals))
 
     __hash__ = None  # type: ignore[assignment]
 
     def device_total(self, context: ElectionContext, device_id: str, contest: int,
                      selection: int) -> Ciphertext:
         """One device's product for one selection: (1, 1) when none of its ballots holds it."""
-        return self.device_totals.get(device_id, {}).get(
+        return (self._device_products(device_id) or {}).get(
             (contest, selection), Ciphertext.identity(context.group))
 
     def total(self, context: ElectionContext, contest: int, selection: int) -> Ciphertext:
         """The product for one selection: (1, 1) when no valid cast ballot holds it."""
         return self.totals.get((contest, selection), Ciphertext.identity(context.group))
+
+
+class _DeviceTotals(Mapping[str, dict[tuple[int, int], Ciphertext]]):
+    """``CastAggregate.device_totals``: each device's products, computed when asked."""
+
+    __slots__ = ("_aggregate",)
+
+    def __init__(self, aggregate: CastAggregate) -> None:
+        self._aggregate = aggregate
+
+    def __getitem__(self, device_id: str) -> dict[tuple[int, int], Ciphertext]:
+        device = self._aggregate._device_products(device_id)
+        if device is None:
+            raise KeyError(device_id)
+        return device
+
+    def __iter__(self) -> Iterator[str]:
+        aggregate = self._aggregate
+        return iter([d for d in aggregate._devices() if aggregate._device_products(d)])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class EntryChecker(Protocol):
@@ -308,6 +354,7 @@ class EntryChecker(Protocol):
 T = TypeVar("T")
 
 _CODES_IN_MEMORY = 4_096  # tracking codes (and spoiled paper IDs) held in memory per set
+_DEVICES_PER_CHUNK = 128  # devices whose products are lent to one chunk, at most
 
 _VOTING_TYPES = frozenset({EntryType.BALLOT, EntryType.CHALLENGE, EntryType.DEVICE_CLOSE})
 _PHASE_TYPES = frozenset({EntryType.SETUP, EntryType.REGISTER_WRITER, EntryType.REVOKE_WRITER,
@@ -388,15 +435,18 @@ class _Queued:
 @dataclass(slots=True)
 class _Flight:
     """A chunk sent: its outcome (or the future of it), its entries, the devices whose
-    products were lent to it, and its outcome once taken back (``landed``)."""
+    products were lent to it, and its ballots' outcomes once taken back (``landed``).
+    Landed, it keeps neither the future nor the products that came back with it: they
+    are the aggregate's (``CastAggregate.merge``), and held here until the window is
+    applied they would be a second copy of every device's products in flight."""
 
-    pending: Future[ChunkOutcome] | ChunkOutcome
+    pending: Future[ChunkOutcome] | ChunkOutcome | None
     queued: list[_Queued]
     lent: tuple[str, ...]
     # its own slot of shared memory (not its window's), if any: its lent products, or
     # (a window not in shared memory) its payloads and lent products
     slot: ArenaRef | None = None
-    landed: ChunkOutcome | None = None
+    landed: tuple[BallotOutcome, ...] | None = None
 
     def back(self) -> bool:
         return not isinstance(self.pending, Future) or self.pending.done()
@@ -433,7 +483,11 @@ class RecordVerifier:
     ledger holds more than a few chunks of ballots; an ``Executor`` (a process pool, a
     Dask cluster's); or None (always here). ``fast=False`` is the reference pass.
     ``chunk_size``: ballots per chunk, a ballot sent without its proofs counting for the
-    share of the bytes it keeps (see ``_queue_ballot``).
+    share of the bytes it keeps (see ``_queue_ballot``). ``held_memory``: bytes of the
+    devices' running products kept in memory between loans (``CastAggregate``); the rest
+    wait in a temporary file (``e2e.held_products``; 16 MiB unless given).
+    ``devices_per_chunk``: at most this many devices' running products lent to one chunk
+    (see "Windows" below).
     """
 
     def __init__(self, election_id: str | None, *, allow_test_group: bool = False,
@@ -441,14 +495,15 @@ class RecordVerifier:
                  progress: Callable[[int], None] | None = None,
                  executor: Executor | Literal["auto"] | None = "auto", chunk_size: int = 64,
                  in_flight: int | None = None, fast: bool = True,
-                 verdicts: VerdictCache | None = None) -> None:
+                 verdicts: VerdictCache | None = None, held_memory: int | None = None,
+                 devices_per_chunk: int = _DEVICES_PER_CHUNK) -> None:
         self.report = VerificationReport()
         self.state = LedgerState(election_id or "", allow_test_group)
         self._expected_election = election_id
         self.ceremony: CeremonyReplay | None = None
         self.context: ElectionContext | None = None
         self.chains: DeviceChains | None = None
-        self.aggregate = CastAggregate()
+        self.aggregate = CastAggregate(held_memory)
         # Per ballot: in memory up to a bound, the rest in this process's scratch store
         # (e2e.scratch), so that memory does not grow with the ledger.
         self.spoiled_paper_ids = KeySet(_CODES_IN_MEMORY)
@@ -464,6 +519,7 @@ class RecordVerifier:
         self.fast = fast
         self._executor = executor
         self._chunk_size = max(1, chunk_size)
+        self._devices_per_chunk = max(1, devices_per_chunk)
         # Chunks in flight, at most (see "Windows" below): enough to keep every worker busy,
         # few enough that memory (each chunk holds its payloads) does not grow with the
         # ledger.
@@ -473,6 +529,7 @@ class RecordVerifier:
         self._last_ballot = -1  # ledger index of the last ballot given to the α registry
         self._batch: list[tuple[BallotTask, _Queued]] = []  # the window being filled
         self._batch_weight = 0.0  # in full ballots (see _queue_ballot)
+        self._batch_devices: set[str] = set()  # the devices of its ballots
         self._batch_payloads: _WindowPayloads | None = None  # its payloads
         # The next window, cut into chunks, those not sent yet (see "Windows" below).
         self._ready: list[list[tuple[BallotTask, _Queued]]] | None = None
@@ -713,7 +770,11 @@ class RecordVerifier:
                                           self._insertions, by_leaf, known,
                                           self._registry.generation, weight)))
         self._batch_weight += weight
-        if self._batch_weight >= self._chunk_size * self._window_chunks():
+        if kind == EntryType.BALLOT:
+            self._batch_devices.add(entry.writer_id)
+        chunks = self._window_chunks()
+        if (self._batch_weight >= self._chunk_size * chunks
+                or len(self._batch_devices) >= self._devices_per_chunk * chunks):
             self._close_window()
         elif self._window:
             self._poll()  # chunks back already: the workers get the ready ones at once
@@ -741,6 +802,13 @@ class RecordVerifier:
     # (the one whose devices' products are home), so no worker waits for another's chunk.
     # Outcomes are applied in ledger order, a window at a time, once all of its chunks are
     # back (``_settle``), so findings and checks are those of the one-by-one pass.
+    # A window closes at ``chunk_size`` ballots' worth of bytes per chunk, or at
+    # ``devices_per_chunk`` devices per chunk, whichever comes first, and a chunk holds
+    # ballots of at most ``devices_per_chunk`` devices: with many devices (thousands, each
+    # with a ballot or two in a window) every ballot needs its device's products lent and
+    # returned, as many bytes again as the ballot's ciphertexts, and this bounds what is
+    # lent per chunk in flight — in shared memory, in the workers and on the way back —
+    # however many devices the election has.
     # A window's payloads are kept once (``_WindowPayloads``): for a local pool, in its
     # slot of shared memory from the moment each ballot is queued until the window's
     # outcomes are applied — the three windows are most of what this process holds.
@@ -753,21 +821,28 @@ class RecordVerifier:
             self._settle()  # waits for the window in flight; the ready one is then sent
         self._ready = self._cut(self._batch)
         self._batch, self._batch_weight, self._batch_payloads = [], 0.0, None
+        self._batch_devices = set()
         if not self._window:
             self._settle()  # nothing in flight: the ready window goes now
 
     def _cut(self, window: list[tuple[BallotTask, _Queued]]
              ) -> list[list[tuple[BallotTask, _Queued]]]:
         """A window's chunks: its ballots by device (stable: each device's in ledger
-        order), ``chunk_size`` full ballots' worth of bytes each."""
+        order), ``chunk_size`` full ballots' worth of bytes each, and cast ballots of at most
+        ``devices_per_chunk`` devices."""
         chunks: list[list[tuple[BallotTask, _Queued]]] = [[]]
         weight = 0.0
+        devices: set[str] = set()  # whose products the chunk will be lent
         for task, item in sorted(window, key=lambda pair: pair[1].writer_id):
-            if weight >= self._chunk_size:
+            lent = item.kind == EntryType.BALLOT and item.writer_id not in devices
+            if weight >= self._chunk_size or (lent and len(devices) >= self._devices_per_chunk):
                 chunks.append([])
                 weight = 0.0
+                devices = set()
             chunks[-1].append((task, item))
             weight += item.weight
+            if item.kind == EntryType.BALLOT:
+                devices.add(item.writer_id)
         return chunks
 
     def _send(self, chunk: list[tuple[BallotTask, _Queued]]) -> _Flight:
@@ -866,7 +941,8 @@ class RecordVerifier:
             self._next, self._ready = [], None
             raise
         self.aggregate.merge(self.context.group, outcome.partial, len(flight.lent))
-        flight.landed = outcome
+        flight.landed, flight.pending = outcome.outcomes, None
+        del outcome
         self._send_one_ready()
 
     def _poll(self) -> None:
@@ -890,7 +966,7 @@ class RecordVerifier:
                 waiting.remove(flight)
                 self._land(flight)
         landed = [(result, item) for flight in self._window if flight.landed is not None
-                  for result, item in zip(flight.landed.outcomes, flight.queued, strict=True)]
+                  for result, item in zip(flight.landed, flight.queued, strict=True)]
         self._window = self._next + [self._send(chunk) for chunk in self._ready or []]
         self._next, self._ready = [], None
         landed.sort(key=lambda pair: pair[1].index)

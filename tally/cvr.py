@@ -35,13 +35,15 @@ from e2e.cvr import CvrChunk, CvrCommitment, chain_start, verify_cvr_chunk
 from e2e.elgamal import Ciphertext
 from e2e.encoding import ObjectReader, canonical_json, parse_canonical_json
 from e2e.errors import DecryptionError, PaperchainError, RecordError, StateError
-from e2e.group import ElementModP, GroupParameters
+from e2e.group import ElementModP, GroupParameters, _trusted_p
 from e2e.hashing import Tag, hash_fields
+from e2e.held_products import HeldProducts
 from e2e.ledger.client import LedgerClient, Writer
 from e2e.ledger.entry import Entry
 from e2e.ledger.operator import AppendResult
 from e2e.ledger.types import EntryType
 from e2e.nonces import NonceSource
+from e2e.parallel import Products, fold_packed, fold_products, pack_products
 from e2e.trustee import TrusteeWorkspace
 from e2e.verdicts import VERDICTS, VerdictCache
 from e2e.verify import RecordVerifier
@@ -92,7 +94,6 @@ class _Device:
     last_id: bytes = b""
     digest: bytes = b""
     styles: dict[str, int] = field(default_factory=dict)
-    products: dict[tuple[int, int], Ciphertext] = field(default_factory=dict)
     commitment_index: int | None = None
     shares: dict[int, DecryptionShare] = field(default_factory=dict)
 
@@ -163,6 +164,9 @@ class CvrChecker:
         self.equality: CvrEquality | None = None
         self.equality_index: int | None = None
         self.failed_devices: list[str] = []
+        # per device, the running product of its CVRs' ciphertexts, packed: in memory up to
+        # a bound, the rest on disk (e2e.held_products), as the cast side's are
+        self._products = HeldProducts()
 
     # --- helpers for later steps (the audit, trustees) --------------------------------------
 
@@ -172,9 +176,27 @@ class CvrChecker:
     def targets(self, verifier: RecordVerifier, device_id: str
                 ) -> list[tuple[int, int, Ciphertext]]:
         context = _context(verifier)
-        state = self.devices.get(device_id, _Device())
-        return equality_targets(context, state.products, lambda i, j: verifier.aggregate
-                                .device_total(context, device_id, i, j))
+        return equality_targets(context, self.cvr_products(context, device_id),
+                                lambda i, j: verifier.aggregate.device_total(context, device_id,
+                                                                             i, j))
+
+    def cvr_products(self, context: ElectionContext, device_id: str
+                     ) -> dict[tuple[int, int], Ciphertext]:
+        """Per (contest, selection) the product of the device's CVRs' ciphertexts (none
+        for a device without CVRs)."""
+        group = context.group
+        products = self._fold(group, device_id, {})
+        return {(i, j): Ciphertext(_trusted_p(alpha, group), _trusted_p(beta, group))
+                for i, row in products.items() for j, (alpha, beta) in enumerate(row)}
+
+    def _fold(self, group: GroupParameters, device_id: str, more: Products) -> Products:
+        """The device's CVR products with ``more`` multiplied in, held again (folded)."""
+        held = self._products.take(device_id)
+        products = fold_packed(group.p, group.p_bytes, held) if held else {}
+        fold_products(group.p, products, more)
+        if products:
+            self._products.add(device_id, pack_products(products, group.p_bytes))
+        return products
 
     def ballots_per_style(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -228,9 +250,12 @@ class CvrChecker:
             state.styles[style_id] = state.styles.get(style_id, 0) + 1
             self.cvrs[ballot_id] = CvrInfo(summary.device_id, style_id, contests, ciphertexts,
                                            index)
-        for key, product in summary.products.items():
-            current = state.products.get(key)
-            state.products[key] = product if current is None else current * product
+        rows: Products = {}
+        for (i, j), product in sorted(summary.products.items()):
+            rows.setdefault(i, []).append([product.alpha.value, product.beta.value])
+            if len(rows[i]) != j + 1:  # (each CVR's rows are whole: decoded against its style)
+                raise RecordError(f"contest {i}'s products skip selections")
+        self._fold(context.group, summary.device_id, rows)
         verifier.report.passed("CVRs verified (proofs, order, unique IDs)", len(summary.cvrs))
 
     def _commitment(self, verifier: RecordVerifier, context: ElectionContext, index: int,

@@ -363,3 +363,35 @@ def test_a_chunk_holds_one_devices_products_as_numbers_at_a_time() -> None:
     returned = sum(len(blob) for packed in back.products.values() for blob in packed.values())
     assert returned == 100 * 10 * 8 * width
     assert peak - start < returned + 2**20
+
+
+def test_the_verifiers_memory_for_devices_products_stays_within_its_bound() -> None:
+    """2,000 devices' running products (40 KiB each, a ten-contest style's: 78 MiB in all)
+    merged into the cast aggregate: those past its bound wait on disk
+    (``e2e.held_products``), so what Python holds grows by the bound and a small index per
+    device, not by every device's bytes — and each device's come back whole when lent."""
+    import tracemalloc
+
+    from e2e.group import TEST_GROUP
+    from e2e.parallel import PackedPartial
+    from e2e.verify import CastAggregate
+
+    devices, size = 2_000, 40 * 1024
+    aggregate = CastAggregate(held_memory=2**20)
+
+    def product(k: int) -> dict[int, bytes]:
+        return {contest: bytes([k % 251, contest]) * (size // 20) for contest in range(10)}
+
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for k in range(devices):
+            aggregate.merge(TEST_GROUP, PackedPartial({f"device-{k}": product(k)},
+                                                      {f"device-{k}": {"style": 1}}, {}))
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert aggregate.ballots == devices
+    assert grown < 2**20 + devices * 1_024  # the bound, and ≈ 0.7 KiB a device (counts, index)
+    for k in (0, 999, devices - 1):
+        assert aggregate.lend([f"device-{k}"]) == {f"device-{k}": [product(k)]}

@@ -104,10 +104,14 @@ def _all_ways(election: SyntheticElection, entries: list[Entry], pool) -> dict:
     # windows of three chunks: each chunk back makes room for one of the next window's
     refilled = _run(election, entries, executor=pool, chunk_size=2, in_flight=6,
                     verdicts=VerdictCache())
+    # every device's products wait on disk between loans (e2e.held_products)
+    spilled = _run(election, entries, executor=pool, chunk_size=2, in_flight=4,
+                   verdicts=VerdictCache(), held_memory=0)
     assert inline == reference
     assert pooled == reference
     assert cached == reference
     assert refilled == reference
+    assert spilled == reference
     return reference
 
 
@@ -159,6 +163,48 @@ def test_interleaved_devices_give_the_same_totals_per_device_every_way(
     assert _run(election, interleaved, **options) == first == report
 
 
+def test_devices_products_wait_on_disk_beyond_the_memory_bound(election, interleaved,
+                                                               pool) -> None:
+    """``held_memory=0``: every device's products wait in the verifier's temporary file
+    between loans (``e2e.held_products``), and the pass gives what a pass holding them in
+    memory gives."""
+    options = {"executor": pool, "chunk_size": 2, "in_flight": 4}
+    on_disk = RecordVerifier(election.election_id, allow_test_group=True,
+                             verdicts=VerdictCache(), held_memory=0, **options)
+    assert on_disk.run(list(envelopes_of(interleaved))).ok
+    held = on_disk.aggregate._held
+    assert held.in_memory == 0
+    assert held.on_disk > 0
+    in_memory = RecordVerifier(election.election_id, allow_test_group=True,
+                               verdicts=VerdictCache(), **options)
+    assert in_memory.run(list(envelopes_of(interleaved))).ok
+    assert in_memory.aggregate._held.on_disk == 0
+    assert on_disk.aggregate == in_memory.aggregate
+    assert on_disk.aggregate.ballots == 17
+
+
+def test_a_chunk_is_lent_the_products_of_at_most_devices_per_chunk_devices(
+        election, interleaved, pool, monkeypatch) -> None:
+    """An interleaved ledger's window holds ballots of both devices: with one device per
+    chunk, every chunk is lent one device's products (and a window closes at a device a
+    chunk), and the pass gives the reference pass's totals and findings."""
+    lent: list[int] = []
+    lend = e2e.verify.CastAggregate.lend
+
+    def counted(self, devices):
+        devices = list(devices)
+        lent.append(len(devices))
+        return lend(self, devices)
+
+    monkeypatch.setattr(e2e.verify.CastAggregate, "lend", counted)
+    options = {"executor": pool, "chunk_size": 8, "in_flight": 4, "verdicts": VerdictCache()}
+    report = _run(election, interleaved, devices_per_chunk=1, **options)
+    assert lent
+    assert max(lent) == 1  # (without the bound: 2, a chunk of 8 ballots holds both devices)
+    monkeypatch.setattr(e2e.verify.CastAggregate, "lend", lend)
+    assert report == _run(election, interleaved, fast=False)
+
+
 def test_the_totals_are_not_read_while_products_are_on_loan(election, honest) -> None:
     """A product lent to a chunk in flight is missing from what the aggregate holds: totals
     read then would be wrong, so reading them is refused until the chunk is merged."""
@@ -170,6 +216,8 @@ def test_the_totals_are_not_read_while_products_are_on_loan(election, honest) ->
     assert list(loans) == ["kiosk-1"]
     with pytest.raises(RecordError, match="while chunks still hold"):
         aggregate.total(election.context, 0, 0)
+    with pytest.raises(RecordError, match="while chunks still hold"):
+        aggregate.device_total(election.context, "kiosk-2", 0, 0)
     width = group.p_bytes
     with pytest.raises(RecordError, match="not lent"):
         aggregate.merge(group, e2e.parallel.PartialAggregate(group.p, width).pack(), returned=2)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+import e2e.held_products
 from e2e.cvr import CvrStore, encrypt_cvr
 from e2e.errors import DecryptionError, StateError
 from e2e.ledger.entry import Envelope, decode_envelope, leaf_hash_of, sign_entry
@@ -27,7 +28,7 @@ from tally.audit_workflow import (
     end_audit,
     publish_hand_count,
 )
-from tally.cvr import decrypt_cvr_equality_as_trustee, publish_cvr_equality
+from tally.cvr import CvrChecker, decrypt_cvr_equality_as_trustee, publish_cvr_equality
 from tally.pairing import PHANTOM_BATCH, ManifestCard
 from tally.reconcile import PaperBatch
 from tally.verify import verify_election
@@ -260,6 +261,29 @@ def test_a_lying_cvr_fails_the_equality_proof(lying_kiosk: AuditElection) -> Non
     assert not report.ok
     assert any("equality proof fails" in str(f) and "kiosk-a" in str(f)
                for f in report.findings), report.findings
+
+
+def test_the_equality_is_checked_the_same_with_every_device_s_products_on_disk(
+        lying_kiosk: AuditElection, monkeypatch) -> None:
+    """Both sides of each device's equality — its CVRs' products and its cast ballots'
+    — may wait on disk (``e2e.held_products``): with no memory for them at all, the
+    verifier reaches the same findings, the lying kiosk's failed equality among them."""
+    e = lying_kiosk
+    _publish_once(e, "kiosk-a")
+    _publish_once(e, "kiosk-b")
+    if not any(entry.entry_type == EntryType.CVR_EQUALITY for _, entry in e.ledger.entries(0)):
+        for index in (1, 3):
+            decrypt_cvr_equality_as_trustee(e.base.workspaces[index], e.ledger,
+                                            allow_test_group=True)
+        publish_cvr_equality(e.ledger, e.official, allow_test_group=True, record_failure=True)
+    in_memory, _ = verify_election(e.ledger.envelopes(0), allow_test_group=True)
+    monkeypatch.setattr(e2e.held_products, "_MEMORY_BYTES", 0)
+    on_disk, verifier = verify_election(e.ledger.envelopes(0), allow_test_group=True)
+    assert verifier.checker(CvrChecker)._products.on_disk > 0
+    assert verifier.aggregate._held.on_disk > 0
+    assert [str(f) for f in on_disk.findings] == [str(f) for f in in_memory.findings]
+    assert any("equality proof fails" in str(f) and "kiosk-a" in str(f)
+               for f in on_disk.findings), on_disk.findings
 
 
 def test_cast_refuses_a_repeated_paper_ballot_id(lying_kiosk: AuditElection) -> None:
