@@ -330,8 +330,9 @@ class _DeviceTotals(Mapping[str, dict[tuple[int, int], Ciphertext]]):
         return device
 
     def __iter__(self) -> Iterator[str]:
+        # (a device holding products has some to compute: none is computed to list it)
         aggregate = self._aggregate
-        return iter([d for d in aggregate._devices() if aggregate._device_products(d)])
+        return iter(aggregate._devices() if aggregate._group is not None else [])
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
