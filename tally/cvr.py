@@ -250,12 +250,7 @@ class CvrChecker:
             state.styles[style_id] = state.styles.get(style_id, 0) + 1
             self.cvrs[ballot_id] = CvrInfo(summary.device_id, style_id, contests, ciphertexts,
                                            index)
-        rows: Products = {}
-        for (i, j), product in sorted(summary.products.items()):
-            rows.setdefault(i, []).append([product.alpha.value, product.beta.value])
-            if len(rows[i]) != j + 1:  # (each CVR's rows are whole: decoded against its style)
-                raise RecordError(f"contest {i}'s products skip selections")
-        self._fold(context.group, summary.device_id, rows)
+        self._fold(context.group, summary.device_id, summary.products)
         verifier.report.passed("CVRs verified (proofs, order, unique IDs)", len(summary.cvrs))
 
     def _commitment(self, verifier: RecordVerifier, context: ElectionContext, index: int,
@@ -395,12 +390,13 @@ def share_verdict(share: DecryptionShare, context: ElectionContext,
 @dataclass(frozen=True, slots=True)
 class _ChunkSummary:
     """What the pass needs of a ``cvrs`` entry whose every CVR verified: per CVR its ID,
-    style, contests, ciphertexts digest and digest, and the chunk's products."""
+    style, contests, ciphertexts digest and digest, and the chunk's products (read only:
+    ``CvrChecker._fold`` multiplies them into a copy)."""
 
     device_id: str
     chunk: int
     cvrs: tuple[tuple[bytes, str, tuple[int, ...], bytes, bytes], ...]
-    products: dict[tuple[int, int], Ciphertext]
+    products: Products
 
 
 # Summaries of chunks verified in this process, by (H_E, payload digest): the tally, each
@@ -418,14 +414,12 @@ def _chunk_summary(context: ElectionContext, payload: bytes) -> _ChunkSummary:
     if known is not None:
         return known
     chunk = verify_cvr_chunk(context, payload, "cvrs")  # batched; the simple path on refusal
-    products: dict[tuple[int, int], Ciphertext] = {}
+    p = context.group.p
+    products: Products = {}
     rows = []
     for cvr in chunk.cvrs:
-        for contest_index, row in cvr.ciphertexts():
-            for j, ciphertext in enumerate(row):
-                current = products.get((contest_index, j))
-                products[(contest_index, j)] = (ciphertext if current is None
-                                                else current * ciphertext)
+        fold_products(p, products, {contest_index: [[c.alpha.value, c.beta.value] for c in row]
+                                    for contest_index, row in cvr.ciphertexts()})
         rows.append((cvr.ballot_id, cvr.style_id, cvr.contest_indices(),
                      cvr.ciphertexts_digest(), cvr.digest()))
     summary = _ChunkSummary(chunk.device_id, chunk.chunk, tuple(rows), products)
