@@ -95,6 +95,10 @@ def main() -> int:
                         help="with --memory: also the peak in each tenth of the record")
     parser.add_argument("--profile", type=Path, help="cProfile the last pass into this file")
     args = parser.parse_args()
+    if args.devices_per_chunk is not None and args.devices_per_chunk < 1:
+        parser.error("--devices-per-chunk must be at least 1")
+    if args.held_memory is not None and args.held_memory < 0:
+        parser.error("--held-memory must be at least 0 (bytes)")
 
     import e2e.ballot
     from e2e.ledger.entry import Entry
